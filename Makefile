@@ -1,0 +1,102 @@
+# mailshot - one plain Makefile.
+#
+#   make            build bin/mailshot-* (gcc or clang: make CC=clang)
+#   make check      unit tests, end-to-end tests, then the same under ASan+UBSan
+#   make bench      the enqueue benchmark (prints messages/s and peak RSS)
+#   make fuzz       build the libFuzzer targets (clang) and run each briefly
+#   make demo       render the sample campaign in examples/ into the default spool
+#   make valgrind   unit and end-to-end tests under valgrind
+#   make install PREFIX=/usr/local
+
+CC      ?= cc
+PKGS    := zlib libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llmdb
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+PREFIX  ?= /usr/local
+SPOOL   ?= $(CURDIR)/spool
+DEFS    := -D_GNU_SOURCE -DMAILSHOT_DEFAULT_SPOOL='"$(SPOOL)"'
+ALL_CFLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+
+# Build directory: objects of the normal and the sanitizer build never mix.
+B       ?= build
+PROGS   := enqueue cat
+LIB_SRCS  := $(sort $(wildcard lib/*.c))
+LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BIN_TARGETS := $(PROGS:%=bin/mailshot-%)
+ifneq ($(B),build)
+BIN_TARGETS := $(PROGS:%=$(B)/bin/mailshot-%)
+endif
+
+.PHONY: all check check-normal check-san unit e2e bench fuzz demo valgrind install clean
+
+all: $(BIN_TARGETS)
+
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libmailshot.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+bin/mailshot-%: bin/%.c $(B)/libmailshot.a $(wildcard lib/*.h)
+	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/bin/mailshot-%: bin/%.c $(B)/libmailshot.a $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(B)/libmailshot.a $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Ilib -Itests/unit -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
+
+unit: $(UNIT_BINS)
+	@sh tests/run-unit $(UNIT_BINS)
+
+e2e: $(BIN_TARGETS)
+	@MAILSHOT_BIN=$(abspath $(dir $(firstword $(BIN_TARGETS)))) sh tests/run-e2e
+
+check-normal: unit e2e
+
+# The sanitizer pass: the whole suite again, built with ASan+UBSan into build-san/.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+check-san:
+	$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check-normal
+
+check: check-normal check-san
+	@echo "check: all passes done"
+
+valgrind: $(UNIT_BINS) $(BIN_TARGETS)
+	@MAILSHOT_VALGRIND=1 sh tests/run-unit $(UNIT_BINS)
+	@MAILSHOT_VALGRIND=1 MAILSHOT_BIN=$(abspath bin) sh tests/run-e2e
+
+bench: all
+	@sh bench/enqueue-bench
+
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRCS); do \
+	  n=$$(basename $$f .c); \
+	  $(FUZZ_CC) $(WARN) -Wno-missing-prototypes $(DEFS) $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Ilib -o build-fuzz/$$n $$f $(LIB_SRCS) $(PKG_LIBS) || exit 1; \
+	done
+	@sh tests/run-fuzz $(FUZZ_SECONDS)
+
+demo: all
+	@sh examples/demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 bin/mailshot-enqueue bin/mailshot-cat $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build build-san build-fuzz $(PROGS:%=bin/mailshot-%)

@@ -1,0 +1,368 @@
+/*
+ * ledger - per-campaign ledger and key set.  See ledger.h and
+ * docs/spool.md.
+ */
+#include "ledger.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool.h"
+
+static const char ledger_magic[] = "mailshot-ledger 1\n";
+
+/* FNV-1a, then a splitmix64 finalizer so that similar addresses spread
+ * over the whole table.  Not keyed: the list comes from the sender
+ * themselves, so there is nobody to attack the table with collisions. */
+uint64_t
+keyset_hash(const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static void
+keyset_grow(struct keyset *s)
+{
+	size_t ncap = s->cap ? s->cap * 2 : 1024;
+	uint64_t *nh = xcalloc(ncap, sizeof *nh);
+	uint32_t *nl = xcalloc(ncap, sizeof *nl);
+	for (size_t i = 0; i < s->cap; i++) {
+		if (s->hashes[i] == 0)
+			continue;
+		size_t j = (size_t)s->hashes[i] & (ncap - 1);
+		while (nh[j] != 0)
+			j = (j + 1) & (ncap - 1);
+		nh[j] = s->hashes[i];
+		nl[j] = s->lines[i];
+	}
+	free(s->hashes);
+	free(s->lines);
+	s->hashes = nh;
+	s->lines = nl;
+	s->cap = ncap;
+}
+
+int
+keyset_insert(struct keyset *s, uint64_t h, uint32_t line, uint32_t *first)
+{
+	if ((s->count + 1) * 10 > s->cap * 7)
+		keyset_grow(s);
+	size_t j = (size_t)h & (s->cap - 1);
+	while (s->hashes[j] != 0) {
+		if (s->hashes[j] == h) {
+			if (first)
+				*first = s->lines[j];
+			return 0;
+		}
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->hashes[j] = h;
+	s->lines[j] = line;
+	s->count++;
+	return 1;
+}
+
+int
+keyset_contains(const struct keyset *s, uint64_t h)
+{
+	if (s->cap == 0)
+		return 0;
+	size_t j = (size_t)h & (s->cap - 1);
+	while (s->hashes[j] != 0) {
+		if (s->hashes[j] == h)
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+void
+keyset_free(struct keyset *s)
+{
+	free(s->hashes);
+	free(s->lines);
+	memset(s, 0, sizeof *s);
+}
+
+static int
+sync_path_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Parses the ledger text; keys become committed only at their commit
+ * line.  Returns the offset just after the last commit line (the valid
+ * prefix), or -1 when the file is not a ledger at all. */
+static long
+ledger_parse(struct ledger *l, const char *data, size_t len)
+{
+	size_t magic = sizeof ledger_magic - 1;
+	if (len < magic || memcmp(data, ledger_magic, magic) != 0)
+		return -1;
+	size_t pos = magic, valid = magic;
+	size_t first_pending = 0;
+	uint64_t *batch = NULL;
+	size_t nbatch = 0, capbatch = 0;
+	(void)first_pending;
+	while (pos < len) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+		if (nl == NULL)
+			break; /* torn line */
+		size_t n = (size_t)(nl - (data + pos));
+		const char *line = data + pos;
+		if (n > 7 && memcmp(line, "commit ", 7) == 0) {
+			for (size_t i = 0; i < nbatch; i++)
+				if (keyset_insert(&l->keys, batch[i], 0, NULL))
+					l->loaded++;
+			nbatch = 0;
+			buf_append(&l->committed, line + 7, n - 7);
+			buf_append_char(&l->committed, '\n');
+			valid = pos + n + 1;
+		} else if (n > 0) {
+			if (nbatch == capbatch) {
+				capbatch = capbatch ? capbatch * 2 : 512;
+				batch = xrealloc(batch, capbatch * sizeof *batch);
+			}
+			batch[nbatch++] = keyset_hash(line, n);
+		}
+		pos += n + 1;
+	}
+	free(batch);
+	return (long)valid;
+}
+
+int
+ledger_open(struct ledger *l, const char *root, const char *campaign, struct buf *err)
+{
+	struct buf dir = BUF_INIT;
+	memset(l, 0, sizeof *l);
+	l->lock_fd = l->fd = -1;
+	int rc = -1;
+	char *data = NULL;
+
+	buf_printf(&dir, "%s/campaigns", root);
+	if (mkdir(dir.data, 0700) == -1 && errno != EEXIST)
+		goto syserr;
+	buf_printf(&dir, "/%s", campaign);
+	if (mkdir(dir.data, 0700) == -1 && errno != EEXIST)
+		goto syserr;
+
+	buf_printf(&l->path, "%s/lock", dir.data);
+	l->lock_fd = open(l->path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (l->lock_fd == -1) {
+		buf_printf(err, "unable to open %s: %s", l->path.data, strerror(errno));
+		goto out;
+	}
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			buf_printf(err, "campaign %s is being queued by another mailshot-enqueue",
+				   campaign);
+		else
+			buf_printf(err, "unable to lock %s: %s", l->path.data, strerror(errno));
+		goto out;
+	}
+
+	buf_reset(&l->path);
+	buf_printf(&l->path, "%s/ledger", dir.data);
+	l->fd = open(l->path.data, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (l->fd == -1) {
+		buf_printf(err, "unable to open %s: %s", l->path.data, strerror(errno));
+		goto out;
+	}
+	struct stat st;
+	if (fstat(l->fd, &st) == -1) {
+		buf_printf(err, "unable to stat %s: %s", l->path.data, strerror(errno));
+		goto out;
+	}
+	if (st.st_size == 0) {
+		/* New ledger: the header, made durable with its directory entry. */
+		if (write(l->fd, ledger_magic, sizeof ledger_magic - 1) !=
+			    (ssize_t)(sizeof ledger_magic - 1) ||
+		    fsync(l->fd) == -1 || sync_path_dir(dir.data) == -1) {
+			buf_printf(err, "unable to write %s: %s", l->path.data, strerror(errno));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	data = xmalloc(len + 1);
+	while (got < len) {
+		ssize_t n = pread(l->fd, data + got, len - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf_printf(err, "unable to read %s: %s", l->path.data,
+				   n == 0 ? "file shrank" : strerror(errno));
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	long valid = ledger_parse(l, data, len);
+	if (valid < 0) {
+		buf_printf(err, "%s: not a mailshot ledger of version 1", l->path.data);
+		rc = -2;
+		goto out;
+	}
+	if ((size_t)valid < len) {
+		/* A torn tail: keys of a batch whose commit never happened. */
+		if (ftruncate(l->fd, valid) == -1 || fsync(l->fd) == -1) {
+			buf_printf(err, "unable to truncate %s: %s", l->path.data,
+				   strerror(errno));
+			goto out;
+		}
+	}
+	rc = 0;
+	goto out;
+syserr:
+	buf_printf(err, "unable to create %s: %s", dir.data, strerror(errno));
+out:
+	free(data);
+	buf_free(&dir);
+	return rc;
+}
+
+static int
+is_committed(const struct ledger *l, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = l->committed.data, *end = p + l->committed.len;
+	while (p != NULL && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		if ((size_t)(nl - p) == n && memcmp(p, name, n) == 0)
+			return 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+int
+ledger_recover(struct ledger *l, const char *root, const char *campaign, unsigned *forward,
+	       unsigned *back, struct buf *err)
+{
+	struct buf path = BUF_INIT, owner = BUF_INIT;
+	*forward = *back = 0;
+	buf_printf(&path, "%s/tmp", root);
+	DIR *d = opendir(path.data);
+	if (d == NULL) {
+		int e = errno;
+		buf_free(&path);
+		if (e == ENOENT)
+			return 0;
+		buf_printf(err, "unable to open %s/tmp: %s", root, strerror(e));
+		return -1;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "B.", 2) != 0)
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/tmp/%s", root, de->d_name);
+		buf_reset(&owner);
+		if (spool_batch_campaign(path.data, &owner) == -1) {
+			/* Unreadable or cut short: cannot be committed (commit
+			 * follows the fsync), but it may be another campaign's
+			 * batch being written right now, so leave it. */
+			continue;
+		}
+		if (strcmp(owner.data, campaign) != 0)
+			continue;
+		if (is_committed(l, de->d_name)) {
+			if (spool_batch_publish(root, de->d_name, err) == -1) {
+				rc = -1;
+				break;
+			}
+			(*forward)++;
+		} else {
+			if (unlink(path.data) == -1) {
+				buf_printf(err, "unable to remove %s: %s", path.data,
+					   strerror(errno));
+				rc = -1;
+				break;
+			}
+			(*back)++;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && *forward > 0)
+		rc = spool_sync_dir(root, "new", err);
+	buf_free(&path);
+	buf_free(&owner);
+	return rc;
+}
+
+void
+ledger_add_pending(struct ledger *l, const char *key, size_t len)
+{
+	buf_append(&l->pending, key, len);
+	buf_append_char(&l->pending, '\n');
+}
+
+int
+ledger_commit(struct ledger *l, const char *batch_name, struct buf *err)
+{
+	buf_printf(&l->pending, "commit %s\n", batch_name);
+	size_t off = 0;
+	while (off < l->pending.len) {
+		ssize_t n = write(l->fd, l->pending.data + off, l->pending.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			buf_printf(err, "unable to write %s: %s", l->path.data, strerror(errno));
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (fdatasync(l->fd) == -1) {
+		buf_printf(err, "unable to sync %s: %s", l->path.data, strerror(errno));
+		return -1;
+	}
+	buf_append_str(&l->committed, batch_name);
+	buf_append_char(&l->committed, '\n');
+	buf_reset(&l->pending);
+	return 0;
+}
+
+void
+ledger_discard_pending(struct ledger *l)
+{
+	buf_reset(&l->pending);
+}
+
+void
+ledger_close(struct ledger *l)
+{
+	if (l->fd != -1)
+		close(l->fd);
+	if (l->lock_fd != -1)
+		close(l->lock_fd);
+	l->fd = l->lock_fd = -1;
+	buf_free(&l->path);
+	buf_free(&l->pending);
+	buf_free(&l->committed);
+	keyset_free(&l->keys);
+}

@@ -1,0 +1,609 @@
+/*
+ * spool - spool location, directories, and the batch format of
+ * docs/spool.md.  The writer builds a whole batch in memory (bounded by
+ * SPOOL_BATCH_MAX_BYTES) and writes it with one writev and one fsync; the
+ * reader reads a whole batch (same bound) and parses it strictly.
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#ifndef MAILSHOT_DEFAULT_SPOOL
+#define MAILSHOT_DEFAULT_SPOOL "/var/spool/mailshot"
+#endif
+
+/* A batch file cannot legitimately be larger than its limits plus the
+ * envelopes; anything far beyond is refused by the reader. */
+#define SPOOL_READ_MAX (SPOOL_BATCH_MAX_BYTES * 2 + 1024 * 1024)
+
+const char *
+spool_root(const char *option)
+{
+	if (option != NULL && *option != '\0')
+		return option;
+	const char *env = getenv("MAILSHOT_SPOOL");
+	if (env != NULL && *env != '\0')
+		return env;
+	return MAILSHOT_DEFAULT_SPOOL;
+}
+
+int
+spool_make_dir(const char *root, const char *sub, int mode, struct buf *err)
+{
+	if (mkdir(root, 0755) == -1 && errno != EEXIST) {
+		buf_printf(err, "unable to create %s: %s", root, strerror(errno));
+		return -1;
+	}
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/%s", root, sub);
+	int rc = 0;
+	if (mkdir(path.data, (mode_t)mode) == -1 && errno != EEXIST) {
+		buf_printf(err, "unable to create %s: %s", path.data, strerror(errno));
+		rc = -1;
+	}
+	buf_free(&path);
+	return rc;
+}
+
+int
+spool_sync_dir(const char *root, const char *sub, struct buf *err)
+{
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/%s", root, sub);
+	int rc = 0;
+	int fd = open(path.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || fsync(fd) == -1) {
+		buf_printf(err, "unable to sync %s: %s", path.data, strerror(errno));
+		rc = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	buf_free(&path);
+	return rc;
+}
+
+int
+spool_valid_id(const char *id)
+{
+	size_t n = 0;
+	if (id == NULL || id[0] == '.' || id[0] == '\0')
+		return 0;
+	for (const char *p = id; *p; p++, n++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return n <= 64;
+}
+
+static const char hexdigits[] = "0123456789ABCDEF";
+
+void
+spool_escape(struct buf *out, const char *s, size_t len)
+{
+	buf_reserve(out, len * 3);
+	char *w = out->data + out->len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c > 0x7e || c == '%') {
+			*w++ = '%';
+			*w++ = hexdigits[c >> 4];
+			*w++ = hexdigits[c & 15];
+		} else {
+			*w++ = (char)c;
+		}
+	}
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+spool_unescape(struct buf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c > 0x7e)
+			return -1;
+		if (c == '%') {
+			if (len - i < 3)
+				return -1;
+			int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			buf_append_char(out, (char)(hi * 16 + lo));
+			i += 2;
+		} else {
+			buf_append_char(out, (char)c);
+		}
+	}
+	return 0;
+}
+
+static void
+field(struct buf *out, const char *key, const char *value)
+{
+	buf_append_str(out, key);
+	buf_append_char(out, ' ');
+	spool_escape(out, value, strlen(value));
+	buf_append_char(out, '\n');
+}
+
+void
+spool_batch_init(struct spool_batch *b, const struct spool_batch_info *info, int compress_level)
+{
+	memset(b, 0, sizeof *b);
+	b->info = *info;
+	b->compress_level = compress_level;
+}
+
+size_t
+spool_batch_add(struct spool_batch *b, const struct spool_message *m)
+{
+	struct buf env = BUF_INIT;
+	field(&env, "recipient", m->recipient);
+	field(&env, "sender", m->sender);
+	buf_printf(&env, "line %lu\n", m->line);
+	if (m->message_id != NULL && *m->message_id)
+		field(&env, "message-id", m->message_id);
+	buf_printf(&env, "test %d\n\n", m->test ? 1 : 0);
+
+	const char *body = m->data;
+	size_t blen = m->len;
+	unsigned char *z = NULL;
+	const char *enc = "identity";
+	if (b->compress_level > 0 && m->len > 0) {
+		uLongf zlen = compressBound((uLong)m->len);
+		z = xmalloc(zlen);
+		if (compress2(z, &zlen, (const Bytef *)m->data, (uLong)m->len,
+			      b->compress_level) == Z_OK) {
+			body = (const char *)z;
+			blen = zlen;
+			enc = "deflate";
+		}
+	}
+	buf_printf(&b->records, "message %zu envelope %zu body %zu encoding %s size %zu\n", b->count,
+		   env.len, blen, enc, m->len);
+	buf_append(&b->records, env.data, env.len);
+	buf_append(&b->records, body, blen);
+	buf_append_char(&b->records, '\n');
+	free(z);
+	buf_free(&env);
+	return b->count++;
+}
+
+int
+spool_batch_full(const struct spool_batch *b)
+{
+	return b->count >= SPOOL_BATCH_MAX_MESSAGES || b->records.len >= SPOOL_BATCH_MAX_BYTES;
+}
+
+void
+spool_batch_clear(struct spool_batch *b)
+{
+	buf_reset(&b->records);
+	b->count = 0;
+}
+
+void
+spool_batch_free(struct spool_batch *b)
+{
+	buf_free(&b->records);
+	b->count = 0;
+}
+
+static int
+write_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		size_t left = (size_t)w;
+		while (n > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
+	}
+	return 0;
+}
+
+int
+spool_batch_write_tmp(const char *root, const struct spool_batch *b, unsigned long seq, char *name,
+		      struct buf *err)
+{
+	struct buf head = BUF_INIT, path = BUF_INIT;
+	snprintf(name, SPOOL_NAME_MAX, "B.%lld.%ld.%lu", (long long)b->info.created, (long)getpid(),
+		 seq);
+	buf_append_str(&head, "mailshot-batch 1\n");
+	field(&head, "campaign", b->info.campaign);
+	if (b->info.type != NULL && *b->info.type)
+		field(&head, "type", b->info.type);
+	buf_printf(&head, "created %lld\n", (long long)b->info.created);
+	if (b->info.expires > 0)
+		buf_printf(&head, "expires %lld\n", (long long)b->info.expires);
+	buf_printf(&head, "count %zu\n\n", b->count);
+
+	buf_printf(&path, "%s/tmp/%s", root, name);
+	int rc = -1;
+	int fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		buf_printf(err, "unable to create %s: %s", path.data, strerror(errno));
+		goto out;
+	}
+	struct iovec iov[2] = {{head.data, head.len}, {b->records.data, b->records.len}};
+	if (write_all(fd, iov, b->records.len ? 2 : 1) == -1) {
+		buf_printf(err, "unable to write %s: %s", path.data, strerror(errno));
+		goto fail;
+	}
+	if (fsync(fd) == -1) {
+		buf_printf(err, "unable to sync %s: %s", path.data, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		buf_printf(err, "unable to write %s: %s", path.data, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	rc = 0;
+	goto out;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(path.data);
+out:
+	buf_free(&head);
+	buf_free(&path);
+	return rc;
+}
+
+int
+spool_batch_publish(const char *root, const char *name, struct buf *err)
+{
+	struct buf from = BUF_INIT, to = BUF_INIT;
+	buf_printf(&from, "%s/tmp/%s", root, name);
+	buf_printf(&to, "%s/new/%s", root, name);
+	int rc = rename(from.data, to.data);
+	if (rc == -1)
+		buf_printf(err, "unable to rename %s to %s: %s", from.data, to.data,
+			   strerror(errno));
+	buf_free(&from);
+	buf_free(&to);
+	return rc;
+}
+
+/* ---- reader ---- */
+
+struct spool_reader {
+	char *path;
+	char *data;
+	size_t len, pos;
+	size_t count, next_index;
+	struct spool_batch_info info;
+	struct buf campaign, type;
+	struct buf recipient, sender, message_id, inflated;
+};
+
+/* Reads one LF-terminated line at r->pos; returns its length (without LF)
+ * and sets *line, or -1 at end of data / no LF. */
+static long
+next_line(struct spool_reader *r, const char **line)
+{
+	if (r->pos >= r->len)
+		return -1;
+	const char *s = r->data + r->pos;
+	const char *nl = memchr(s, '\n', r->len - r->pos);
+	if (nl == NULL)
+		return -1;
+	*line = s;
+	r->pos += (size_t)(nl - s) + 1;
+	return nl - s;
+}
+
+static int
+parse_ulong(const char *s, size_t len, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	if (len == 0 || len > 19)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Splits "key value" into key and value; returns -1 without a space. */
+static int
+split_kv(const char *line, long len, const char **key, size_t *klen, const char **val,
+	 size_t *vlen)
+{
+	const char *sp = memchr(line, ' ', (size_t)len);
+	if (sp == NULL)
+		return -1;
+	*key = line;
+	*klen = (size_t)(sp - line);
+	*val = sp + 1;
+	*vlen = (size_t)(line + len - sp - 1);
+	return 0;
+}
+
+#define KEY_IS(k, kl, lit) ((kl) == sizeof(lit) - 1 && memcmp((k), lit, sizeof(lit) - 1) == 0)
+
+static int
+read_whole(const char *path, char **data, size_t *len, struct buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		buf_printf(err, "unable to open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == -1) {
+		buf_printf(err, "unable to stat %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > SPOOL_READ_MAX) {
+		buf_printf(err, "%s: batch file too large", path);
+		close(fd);
+		return -2;
+	}
+	size_t n = (size_t)st.st_size, got = 0;
+	char *p = xmalloc(n + 1);
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			buf_printf(err, "unable to read %s: %s", path,
+				   r == 0 ? "file shrank" : strerror(errno));
+			free(p);
+			close(fd);
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	return 0;
+}
+
+struct spool_reader *
+spool_reader_open(const char *path, struct buf *err, int *permanent)
+{
+	struct spool_reader *r = xcalloc(1, sizeof *r);
+	r->path = xstrdup(path);
+	*permanent = 0;
+	int rc = read_whole(path, &r->data, &r->len, err);
+	if (rc < 0) {
+		*permanent = rc == -2;
+		goto fail;
+	}
+	*permanent = 1;
+	const char *line;
+	long n = next_line(r, &line);
+	if (n != 16 || memcmp(line, "mailshot-batch 1", 16) != 0) {
+		buf_printf(err, "%s: not a mailshot batch of version 1", path);
+		goto fail;
+	}
+	int have_count = 0, have_created = 0;
+	while ((n = next_line(r, &line)) > 0) {
+		const char *k, *v;
+		size_t kl, vl;
+		unsigned long long num;
+		if (split_kv(line, n, &k, &kl, &v, &vl) == -1)
+			goto malformed;
+		if (KEY_IS(k, kl, "campaign")) {
+			buf_reset(&r->campaign);
+			if (spool_unescape(&r->campaign, v, vl) == -1)
+				goto malformed;
+		} else if (KEY_IS(k, kl, "type")) {
+			buf_reset(&r->type);
+			if (spool_unescape(&r->type, v, vl) == -1)
+				goto malformed;
+		} else if (KEY_IS(k, kl, "created") && parse_ulong(v, vl, &num) == 0) {
+			r->info.created = (time_t)num;
+			have_created = 1;
+		} else if (KEY_IS(k, kl, "expires") && parse_ulong(v, vl, &num) == 0) {
+			r->info.expires = (time_t)num;
+		} else if (KEY_IS(k, kl, "count") && parse_ulong(v, vl, &num) == 0 &&
+			   num <= SPOOL_BATCH_MAX_MESSAGES * 16) {
+			r->count = (size_t)num;
+			have_count = 1;
+		} else {
+			goto malformed;
+		}
+	}
+	if (n != 0 || !have_count || !have_created || r->campaign.len == 0)
+		goto malformed;
+	r->info.campaign = buf_cstr(&r->campaign);
+	r->info.type = buf_cstr(&r->type);
+	return r;
+malformed:
+	buf_printf(err, "%s: malformed batch header", path);
+fail:
+	spool_reader_close(r);
+	return NULL;
+}
+
+const struct spool_batch_info *
+spool_reader_info(const struct spool_reader *r)
+{
+	return &r->info;
+}
+
+size_t
+spool_reader_count(const struct spool_reader *r)
+{
+	return r->count;
+}
+
+int
+spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct buf *err)
+{
+	if (r->next_index >= r->count) {
+		if (r->pos != r->len) {
+			buf_printf(err, "%s: data after the last message", r->path);
+			return -1;
+		}
+		return 0;
+	}
+	const char *line;
+	long n = next_line(r, &line);
+	unsigned long long idx, elen, blen, size;
+	char enc[16];
+	char hdr[256];
+	if (n <= 0 || n >= (long)sizeof hdr)
+		goto malformed;
+	memcpy(hdr, line, (size_t)n);
+	hdr[n] = '\0';
+	int used = 0;
+	if (sscanf(hdr, "message %llu envelope %llu body %llu encoding %15s size %llu%n", &idx,
+		   &elen, &blen, enc, &size, &used) != 5 ||
+	    used != n || idx != r->next_index)
+		goto malformed;
+	if (elen > r->len - r->pos || blen + 1 > r->len - r->pos - elen)
+		goto malformed;
+
+	/* The envelope block: exactly elen bytes, ending in an empty line. */
+	size_t env_end = r->pos + (size_t)elen;
+	int have_rcpt = 0, have_sender = 0;
+	m->line = 0;
+	m->test = 0;
+	buf_reset(&r->recipient);
+	buf_reset(&r->sender);
+	buf_reset(&r->message_id);
+	for (;;) {
+		if (r->pos >= env_end)
+			goto malformed;
+		n = next_line(r, &line);
+		if (n < 0 || r->pos > env_end)
+			goto malformed;
+		if (n == 0)
+			break;
+		const char *k, *v;
+		size_t kl, vl;
+		unsigned long long num;
+		if (split_kv(line, n, &k, &kl, &v, &vl) == -1)
+			goto malformed;
+		if (KEY_IS(k, kl, "recipient")) {
+			if (spool_unescape(&r->recipient, v, vl) == -1)
+				goto malformed;
+			have_rcpt = 1;
+		} else if (KEY_IS(k, kl, "sender")) {
+			if (spool_unescape(&r->sender, v, vl) == -1)
+				goto malformed;
+			have_sender = 1;
+		} else if (KEY_IS(k, kl, "message-id")) {
+			if (spool_unescape(&r->message_id, v, vl) == -1)
+				goto malformed;
+		} else if (KEY_IS(k, kl, "line") && parse_ulong(v, vl, &num) == 0) {
+			m->line = (unsigned long)num;
+		} else if (KEY_IS(k, kl, "test") && vl == 1 && (v[0] == '0' || v[0] == '1')) {
+			m->test = v[0] == '1';
+		} else {
+			goto malformed;
+		}
+	}
+	if (r->pos != env_end || !have_rcpt || !have_sender)
+		goto malformed;
+	const char *body = r->data + r->pos;
+	r->pos += (size_t)blen;
+	if (r->data[r->pos] != '\n')
+		goto malformed;
+	r->pos++;
+	if (strcmp(enc, "identity") == 0) {
+		if (size != blen)
+			goto malformed;
+		m->data = body;
+		m->len = (size_t)blen;
+	} else if (strcmp(enc, "deflate") == 0) {
+		if (size > SPOOL_READ_MAX * 64ULL)
+			goto malformed;
+		buf_reset(&r->inflated);
+		buf_reserve(&r->inflated, (size_t)size);
+		uLongf out = (uLongf)size;
+		if (uncompress((Bytef *)r->inflated.data, &out, (const Bytef *)body,
+			       (uLong)blen) != Z_OK ||
+		    out != size)
+			goto malformed;
+		r->inflated.len = (size_t)size;
+		r->inflated.data[size] = '\0';
+		m->data = r->inflated.data;
+		m->len = (size_t)size;
+	} else {
+		goto malformed;
+	}
+	m->index = r->next_index++;
+	m->recipient = buf_cstr(&r->recipient);
+	m->sender = buf_cstr(&r->sender);
+	m->message_id = buf_cstr(&r->message_id);
+	return 1;
+malformed:
+	buf_printf(err, "%s: malformed message record %zu", r->path, r->next_index);
+	r->next_index = r->count;
+	r->pos = 0;
+	return -1;
+}
+
+void
+spool_reader_close(struct spool_reader *r)
+{
+	if (r == NULL)
+		return;
+	free(r->path);
+	free(r->data);
+	buf_free(&r->campaign);
+	buf_free(&r->type);
+	buf_free(&r->recipient);
+	buf_free(&r->sender);
+	buf_free(&r->message_id);
+	buf_free(&r->inflated);
+	free(r);
+}
+
+int
+spool_batch_campaign(const char *path, struct buf *campaign)
+{
+	struct buf err = BUF_INIT;
+	int permanent;
+	struct spool_reader *r = spool_reader_open(path, &err, &permanent);
+	buf_free(&err);
+	if (r == NULL)
+		return -1;
+	buf_append_str(campaign, r->info.campaign);
+	spool_reader_close(r);
+	return 0;
+}
