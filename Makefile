@@ -57,11 +57,19 @@ $(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(B)/libmailshot.a $(w
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Ilib -Itests/unit -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
 
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tool_%)
+
+$(B)/tests/tool_%: tests/tools/%.c $(B)/libmailshot.a $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
+
 unit: $(UNIT_BINS)
 	@sh tests/run-unit $(UNIT_BINS)
 
-e2e: $(BIN_TARGETS)
-	@MAILSHOT_BIN=$(abspath $(dir $(firstword $(BIN_TARGETS)))) sh tests/run-e2e
+e2e: $(BIN_TARGETS) $(TOOL_BINS)
+	@MAILSHOT_BIN=$(abspath $(dir $(firstword $(BIN_TARGETS)))) MAILSHOT_TOOLS=$(abspath $(B)/tests) \
+		sh tests/run-e2e
 
 check-normal: unit e2e
 
@@ -73,9 +81,9 @@ check-san:
 check: check-normal check-san
 	@echo "check: all passes done"
 
-valgrind: $(UNIT_BINS) $(BIN_TARGETS)
+valgrind: $(UNIT_BINS) $(BIN_TARGETS) $(TOOL_BINS)
 	@MAILSHOT_VALGRIND=1 sh tests/run-unit $(UNIT_BINS)
-	@MAILSHOT_VALGRIND=1 MAILSHOT_BIN=$(abspath bin) sh tests/run-e2e
+	@MAILSHOT_VALGRIND=1 MAILSHOT_BIN=$(abspath bin) MAILSHOT_TOOLS=$(abspath $(B)/tests) sh tests/run-e2e
 
 bench: all
 	@sh bench/enqueue-bench

@@ -15,8 +15,9 @@
  *	  are not plain printable ASCII, including invalid UTF-8 and stray
  *	  CR or LF, go into encoded-words as they are; they are never
  *	  dropped and never written raw.
- *	- Unfolding a header we wrote and decoding its encoded-words gives
- *	  back the value, less leading and trailing white space.
+ *	- Unfolding an unstructured header we wrote and decoding its
+ *	  encoded-words gives back the value, less leading and trailing
+ *	  white space.
  *	- Encoded-words are UTF-8, at most 75 octets (RFC 2047 2), B or Q
  *	  by whichever is shorter for the run, and never cut a valid UTF-8
  *	  character in two (RFC 2047 5: each must be decodable alone).
@@ -24,21 +25,22 @@
  *	  encoded, so no reader decodes what the sender wrote literally.
  *
  *	Quoted-printable encoding is on the enqueue hot path (thousands of
- *	bodies a second), so it writes straight into the buffer through a
- *	small writer that checks capacity once per input byte, instead of
- *	calling buf_append_char() with its growth logic for every octet.
+ *	bodies a second), so the body encoders write straight into the
+ *	buffer through a small writer that makes room once per input line,
+ *	instead of calling buf_append_char() with its growth check for
+ *	every octet.
  */
 #include "mime.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#define LINE_SOFT 78	/* RFC 5322 2.1.1 SHOULD, for header folding */
-#define LINE_HARD 998	/* RFC 5322 2.1.1 MUST */
-#define QP_LINE 76	/* RFC 2045 6.7 (5), soft-break '=' included */
-#define B64_LINE 76	/* RFC 2045 6.8 */
-#define EW_MAX 75	/* RFC 2047 2 */
-#define EW_OVERHEAD 12	/* "=?UTF-8?Q?" and "?=" */
+#define LINE_SOFT 78   /* RFC 5322 2.1.1 SHOULD, for header folding */
+#define LINE_HARD 998  /* RFC 5322 2.1.1 MUST */
+#define QP_LINE 76     /* RFC 2045 6.7 (5), soft-break '=' included */
+#define B64_LINE 76    /* RFC 2045 6.8 */
+#define EW_MAX 75      /* RFC 2047 2 */
+#define EW_OVERHEAD 12 /* "=?UTF-8?Q?" and "?=" */
 
 /*
  * A free line shorter than this is not worth an encoded-word sliver:
@@ -90,7 +92,7 @@ writer_need(struct writer *w, size_t need, size_t hint)
 		return;
 	struct buf *b = w->buf;
 	b->len = (size_t)(w->pos - b->data);
-	buf_reserve(b, need + hint);
+	buf_reserve(b, hint > SIZE_MAX - need ? SIZE_MAX : need + hint);
 	w->pos = b->data + b->len;
 	w->end = b->data + b->cap - 1;
 }
@@ -114,7 +116,7 @@ writer_finish(struct writer *w)
 
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static inline char *
 put_hex_escape(char *p, unsigned char c)
@@ -714,8 +716,8 @@ emit_encoded(struct header_writer *h, const unsigned char *t, size_t n, const ch
 			if (room > EW_MAX)
 				room = EW_MAX;
 		}
-		size_t take = room > EW_OVERHEAD ? ew_fit(t, n, encoding, context, room - EW_OVERHEAD)
-						 : 0;
+		size_t take =
+		    room > EW_OVERHEAD ? ew_fit(t, n, encoding, context, room - EW_OVERHEAD) : 0;
 		if (take < n && (take == 0 || room < EW_WORTH_PLACING))
 			take = ew_fit(t, n, encoding, context, EW_MAX - EW_OVERHEAD);
 
@@ -742,12 +744,13 @@ word_is_plain(const unsigned char *w, size_t n, enum ew_context context)
 /*
  * Splits s (no leading or trailing white space) into words.  A word
  * stays plain when it may (atext in a phrase, printable ASCII in text)
- * and it fits on a line after its white space, which is what
- * piece_max bounds (first_max for the first word, which has none).  Runs of other words become one encoded run,
- * together with the white space between them, since that space would
- * be lost between two encoded-words.  Around an encoded run, one
- * white-space octet stays outside as the separator that RFC 2047 5
- * requires next to plain text; the rest of the run goes inside.
+ * and it fits on a line after its white space, which is what piece_max
+ * bounds (first_max for the first word, which has none).  Runs of other
+ * words become one encoded run, together with the white space between
+ * them, since that space would be lost between two encoded-words.
+ * Around an encoded run, one white-space octet stays outside as the
+ * separator that RFC 2047 5 requires next to plain text; the rest of
+ * the run goes inside.
  */
 static void
 encode_words(struct header_writer *h, const unsigned char *s, size_t len, enum ew_context context,

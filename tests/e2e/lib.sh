@@ -69,3 +69,5 @@ finish() {
 	echo "$name: $passes passed, $fails failed"
 	[ "$fails" -eq 0 ]
 }
+TOOLS=${MAILSHOT_TOOLS:-$ROOT/build/tests}
+suppress_add() { "$TOOLS/tool_suppress" "$SPOOL" "$@"; }

@@ -42,11 +42,12 @@ rng_below(size_t n)
 static size_t
 random_text(char *dst, size_t max)
 {
+	/* clang-format off */
 	static const char *const pieces[] = {
 		"\n", "\r\n", "\r", " ", "\t", "=", ".", "From ", "=?", "?=", "_", "?", "\"",
 		"\\", "(", ",", ";", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff",
-		"\xc3", "\x80", "abc", "Z", "\0",
-	};
+		"\xc3", "\x80", "abc", "Z", "\0"};
+	/* clang-format on */
 	size_t len = rng_below(max + 1), n = 0;
 	while (n < len) {
 		if (rng_below(3) == 0) {
@@ -140,7 +141,7 @@ static int
 test_b64_decode(const char *s, size_t n, struct buf *out)
 {
 	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	if (n % 4)
 		return -1;
 	for (size_t i = 0; i < n; i += 4) {
@@ -179,8 +180,8 @@ hexdigit(char c)
 struct ew_stats {
 	int words;
 	int too_long;
-	int invalid_utf8;	/* words whose own payload is not valid UTF-8 */
-	int phrase_unsafe;	/* Q words using octets RFC 2047 5(3) forbids */
+	int invalid_utf8;  /* words whose own payload is not valid UTF-8 */
+	int phrase_unsafe; /* Q words using octets RFC 2047 5(3) forbids */
 };
 
 /*
@@ -497,32 +498,32 @@ test_utf8(void)
 	CHECK(utf8_valid("", 0));
 	CHECK(utf8("plain ascii"));
 	CHECK(utf8("J\xc3\xb8rn"));
-	CHECK(utf8("\xe2\x82\xac"));		  /* U+20AC */
-	CHECK(utf8("\xef\xbf\xbf"));		  /* U+FFFF */
-	CHECK(utf8("\xed\x9f\xbf"));		  /* U+D7FF, just below the surrogates */
-	CHECK(utf8("\xee\x80\x80"));		  /* U+E000, just above */
-	CHECK(utf8("\xf0\x90\x80\x80"));	  /* U+10000 */
-	CHECK(utf8("\xf4\x8f\xbf\xbf"));	  /* U+10FFFF */
-	CHECK(utf8_valid("a\0b", 3));		  /* NUL is a valid character */
-	CHECK(!utf8("\xc0\x80"));		  /* overlong NUL */
-	CHECK(!utf8("\xc1\xbf"));		  /* overlong */
-	CHECK(!utf8("\xe0\x80\x80"));		  /* overlong */
-	CHECK(!utf8("\xe0\x9f\xbf"));		  /* overlong U+07FF */
-	CHECK(!utf8("\xf0\x80\x80\x80"));	  /* overlong */
-	CHECK(!utf8("\xf0\x8f\xbf\xbf"));	  /* overlong U+FFFF */
-	CHECK(!utf8("\xed\xa0\x80"));		  /* U+D800 */
-	CHECK(!utf8("\xed\xbf\xbf"));		  /* U+DFFF */
-	CHECK(!utf8("\xf4\x90\x80\x80"));	  /* U+110000 */
+	CHECK(utf8("\xe2\x82\xac"));	  /* U+20AC */
+	CHECK(utf8("\xef\xbf\xbf"));	  /* U+FFFF */
+	CHECK(utf8("\xed\x9f\xbf"));	  /* U+D7FF, just below the surrogates */
+	CHECK(utf8("\xee\x80\x80"));	  /* U+E000, just above */
+	CHECK(utf8("\xf0\x90\x80\x80"));  /* U+10000 */
+	CHECK(utf8("\xf4\x8f\xbf\xbf"));  /* U+10FFFF */
+	CHECK(utf8_valid("a\0b", 3));	  /* NUL is a valid character */
+	CHECK(!utf8("\xc0\x80"));	  /* overlong NUL */
+	CHECK(!utf8("\xc1\xbf"));	  /* overlong */
+	CHECK(!utf8("\xe0\x80\x80"));	  /* overlong */
+	CHECK(!utf8("\xe0\x9f\xbf"));	  /* overlong U+07FF */
+	CHECK(!utf8("\xf0\x80\x80\x80")); /* overlong */
+	CHECK(!utf8("\xf0\x8f\xbf\xbf")); /* overlong U+FFFF */
+	CHECK(!utf8("\xed\xa0\x80"));	  /* U+D800 */
+	CHECK(!utf8("\xed\xbf\xbf"));	  /* U+DFFF */
+	CHECK(!utf8("\xf4\x90\x80\x80")); /* U+110000 */
 	CHECK(!utf8("\xf5\x80\x80\x80"));
 	CHECK(!utf8("\xff"));
 	CHECK(!utf8("\xfe"));
-	CHECK(!utf8("\x80"));			  /* lone continuation */
-	CHECK(!utf8("\xe2\x82"));		  /* truncated */
+	CHECK(!utf8("\x80"));	  /* lone continuation */
+	CHECK(!utf8("\xe2\x82")); /* truncated */
 	CHECK(!utf8("a\xe2\x82"));
 	CHECK(!utf8("\xf0\x9f\x98"));
-	CHECK(!utf8("\xc3\x28"));		  /* bad continuation */
+	CHECK(!utf8("\xc3\x28")); /* bad continuation */
 	CHECK(!utf8("\xe2\x28\xa1"));
-	CHECK(!utf8_valid("\xc3\xa9", 1));	  /* cut by len */
+	CHECK(!utf8_valid("\xc3\xa9", 1)); /* cut by len */
 
 	CHECK(!mime_has_8bit("", 0));
 	CHECK(!mime_has_8bit("abc\x7f", 4));
@@ -541,12 +542,12 @@ test_needs_encoding(void)
 	CHECK(!mime_body_needs_encoding(line, 998));
 	CHECK(mime_body_needs_encoding(line, 999));
 	memcpy(line + 998, "\r\n", 2);
-	CHECK(!mime_body_needs_encoding(line, 1000));	/* 998, CRLF */
-	CHECK(!mime_body_needs_encoding(line, 1998));	/* 998, CRLF, 998 */
+	CHECK(!mime_body_needs_encoding(line, 1000)); /* 998, CRLF */
+	CHECK(!mime_body_needs_encoding(line, 1998)); /* 998, CRLF, 998 */
 	CHECK(mime_body_needs_encoding(line, 1999));
 	line[998] = '\n';
 	line[999] = 'a';
-	CHECK(!mime_body_needs_encoding(line, 1997));	/* 998, LF, 998 */
+	CHECK(!mime_body_needs_encoding(line, 1997)); /* 998, LF, 998 */
 	CHECK(mime_body_needs_encoding(line, 1998));
 	CHECK(mime_body_needs_encoding("a\rb", 3));
 	CHECK(mime_body_needs_encoding("a\r", 2));
@@ -752,7 +753,8 @@ qp_output_ok(const char *s, size_t n)
 				return 0;
 			/* every '=' starts an escape or is the final soft break */
 			if (c == '=' && k + 1 != len &&
-			    (k + 2 >= len || hexdigit(s[i + k + 1]) < 0 || hexdigit(s[i + k + 2]) < 0))
+			    (k + 2 >= len || hexdigit(s[i + k + 1]) < 0 ||
+			     hexdigit(s[i + k + 2]) < 0))
 				return 0;
 		}
 		i += len + 2;
@@ -875,14 +877,14 @@ test_base64(void)
 	expect_unb64("", 0, "pre:");
 	expect_unb64("\r\n", 0, "pre:");
 	expect_unb64("Zm9v!", -1, "pre:");
-	expect_unb64("Zm9vY", -1, "pre:");	 /* a lone sextet */
-	expect_unb64("Zg=", -1, "pre:");	 /* half the padding */
+	expect_unb64("Zm9vY", -1, "pre:"); /* a lone sextet */
+	expect_unb64("Zg=", -1, "pre:");   /* half the padding */
 	expect_unb64("Zg===", -1, "pre:");
-	expect_unb64("Zm9=v", -1, "pre:");	 /* data after padding */
+	expect_unb64("Zm9=v", -1, "pre:"); /* data after padding */
 	expect_unb64("Zg==Zg==", -1, "pre:");
 	expect_unb64("=Zg", -1, "pre:");
 	expect_unb64("Z===", -1, "pre:");
-	expect_unb64("Zm9v-_", -1, "pre:");	 /* base64url is not base64 */
+	expect_unb64("Zm9v-_", -1, "pre:"); /* base64url is not base64 */
 	expect_unb64("Zm9v\x80", -1, "pre:");
 
 	int bad = 0;
@@ -926,10 +928,13 @@ test_unstructured_vectors(void)
 	expect_unstructured("Subject", "  padded\t ", "Subject: padded\r\n");
 	expect_unstructured("Subject", "two  spaces\tand tab", "Subject: two  spaces\tand tab\r\n");
 	/* ASCII that is not an encoded-word stays as it is. */
-	expect_unstructured("Subject", "a_b?c=d (x) \"q\" 100%", "Subject: a_b?c=d (x) \"q\" 100%\r\n");
+	expect_unstructured("Subject", "a_b?c=d (x) \"q\" 100%",
+			    "Subject: a_b?c=d (x) \"q\" 100%\r\n");
 	/* B is shorter here, Q there. */
 	expect_unstructured("Subject", "caf\xc3\xa9", "Subject: =?UTF-8?B?Y2Fmw6k=?=\r\n");
-	expect_unstructured("Subject", "\xc3\x9c" "berraschungsparty",
+	expect_unstructured("Subject",
+			    "\xc3\x9c"
+			    "berraschungsparty",
 			    "Subject: =?UTF-8?Q?=C3=9Cberraschungsparty?=\r\n");
 	/* Only the non-ASCII word is encoded; plain words around it stay. */
 	expect_unstructured("Subject", "Hello J\xc3\xb8rn, how are you",
@@ -938,10 +943,10 @@ test_unstructured_vectors(void)
 	expect_unstructured("Subject", "\xc3\xa9t\xc3\xa9 \xc3\xa0 Paris",
 			    "Subject: =?UTF-8?B?w6l0w6kgw6A=?= Paris\r\n");
 	/* Extra white space next to an encoded word goes inside it. */
-	expect_unstructured("Subject", "a   \xc3\xa9   b",
-			    "Subject: a =?UTF-8?B?ICDDqSAg?= b\r\n");
+	expect_unstructured("Subject", "a   \xc3\xa9   b", "Subject: a =?UTF-8?B?ICDDqSAg?= b\r\n");
 	/* Text that looks like an encoded-word is encoded. */
-	expect_unstructured("Subject", "=?utf-8?q?hi?=", "Subject: =?UTF-8?B?PT91dGYtOD9xP2hpPz0=?=\r\n");
+	expect_unstructured("Subject",
+			    "=?utf-8?q?hi?=", "Subject: =?UTF-8?B?PT91dGYtOD9xP2hpPz0=?=\r\n");
 	expect_unstructured("Subject", "x=?y", "Subject: =?UTF-8?Q?x=3D=3Fy?=\r\n");
 	/* Control characters and stray line ends are encoded, never raw. */
 	expect_unstructured("Subject", "a\r\nBcc: x", "Subject: =?UTF-8?Q?a=0D=0ABcc:?= x\r\n");
@@ -954,8 +959,9 @@ test_unstructured_vectors(void)
 	const char *words = "The quick brown fox jumps over the lazy dog and keeps running "
 			    "far beyond the end of the first line of this header";
 	mime_header_unstructured(&b, "Subject", words, strlen(words));
-	CHECK_STR_EQ(buf_cstr(&b), "Subject: The quick brown fox jumps over the lazy dog and keeps "
-				   "running far\r\n beyond the end of the first line of this header\r\n");
+	CHECK_STR_EQ(buf_cstr(&b),
+		     "Subject: The quick brown fox jumps over the lazy dog and keeps "
+		     "running far\r\n beyond the end of the first line of this header\r\n");
 	CHECK(check_unstructured("Subject", words, strlen(words), NULL));
 	buf_free(&b);
 }
@@ -1062,14 +1068,15 @@ test_unstructured_random(void)
 
 	for (int round = 0; round < 3000; round++) {
 		size_t n = random_text(v, round % 10 == 0 ? sizeof v : 200);
-		if (!check_unstructured(round % 7 ? "Subject" : "X-Campaign-Description", v, n, NULL))
+		if (!check_unstructured(round % 7 ? "Subject" : "X-Campaign-Description", v, n,
+					NULL))
 			bad++;
 	}
 	CHECK_INT_EQ(bad, 0);
 
 	/* Valid UTF-8 of every length: no character cut in two. */
-	static const char *const chars[] = {"a", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-					    "_", "="};
+	static const char *const chars[] = {
+	    "a", " ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "_", "="};
 	for (int round = 0; round < 2000; round++) {
 		size_t n = 0, want = rng_below(400);
 		while (n < want) {
@@ -1110,8 +1117,11 @@ test_phrase(void)
 	expect_phrase("Keld J\xc3\xb8rn Simonsen", "Keld =?UTF-8?B?SsO4cm4=?= Simonsen");
 	expect_phrase("Andr\xc3\xa9 Pirard", "=?UTF-8?B?QW5kcsOp?= Pirard");
 	/* Q in a phrase encodes what 5(3) forbids: here '.', '(' and ')'. */
-	expect_phrase("\xc3\x9c" "berraschungsparty.info", "=?UTF-8?Q?=C3=9Cberraschungsparty=2Einfo?=");
-	expect_phrase("\xc3\x9c" "berraschungsparty im Garten (x)",
+	expect_phrase("\xc3\x9c"
+		      "berraschungsparty.info",
+		      "=?UTF-8?Q?=C3=9Cberraschungsparty=2Einfo?=");
+	expect_phrase("\xc3\x9c"
+		      "berraschungsparty im Garten (x)",
 		      "=?UTF-8?Q?=C3=9Cberraschungsparty?= im Garten =?UTF-8?B?KHgp?=");
 	/* Look-alikes and control characters are encoded, even in ASCII. */
 	expect_phrase("=?utf-8?q?x?=", "=?UTF-8?B?PT91dGYtOD9xP3g/PQ==?=");
@@ -1141,7 +1151,8 @@ test_phrase(void)
 	buf_reset(&b);
 	mime_encode_phrase(&b, v, 81);
 	/* 77 after the space: a full word of 63 and the 14 left. */
-	CHECK_STR_EQ(buf_cstr(&b), "aaa =?UTF-8?Q?" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	CHECK_STR_EQ(buf_cstr(&b), "aaa =?UTF-8?Q?"
+				   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 				   "?= =?UTF-8?Q?aaaaaaaaaaaaaa?=");
 	CHECK(check_phrase(v, 81));
 	memset(v, 'a', 100);
@@ -1215,16 +1226,18 @@ test_structured(void)
 			  "To: a@b.example  Bcc: evil@x.example\r\n");
 
 	/* Fold after commas first. */
-	expect_structured("To",
-			  "Alice Example <alice@example.com>, Bob Example <bob@example.com>, "
-			  "Carol <carol@example.com>",
-			  "To: Alice Example <alice@example.com>, Bob Example <bob@example.com>,\r\n"
-			  " Carol <carol@example.com>\r\n");
-	expect_structured("Content-Type",
-			  "multipart/alternative; boundary=\"=_mailshot_0123456789abcdef0123456789\"; "
-			  "charset=utf-8",
-			  "Content-Type: multipart/alternative;\r\n"
-			  " boundary=\"=_mailshot_0123456789abcdef0123456789\"; charset=utf-8\r\n");
+	expect_structured(
+	    "To",
+	    "Alice Example <alice@example.com>, Bob Example <bob@example.com>, "
+	    "Carol <carol@example.com>",
+	    "To: Alice Example <alice@example.com>, Bob Example <bob@example.com>,\r\n"
+	    " Carol <carol@example.com>\r\n");
+	expect_structured(
+	    "Content-Type",
+	    "multipart/alternative; boundary=\"=_mailshot_0123456789abcdef0123456789\"; "
+	    "charset=utf-8",
+	    "Content-Type: multipart/alternative;\r\n"
+	    " boundary=\"=_mailshot_0123456789abcdef0123456789\"; charset=utf-8\r\n");
 
 	struct buf v = BUF_INIT;
 	for (int i = 0; i < 500; i++)
