@@ -65,11 +65,12 @@ $(B)/tests/tool_%: tests/tools/%.c $(B)/libmailshot.a $(wildcard lib/*.h)
 	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
 
 unit: $(UNIT_BINS)
-	@sh tests/run-unit $(UNIT_BINS)
+	@mkdir -p $(B)
+	@MAILSHOT_RESULT=$(B)/unit.result sh tests/run-unit $(UNIT_BINS)
 
 e2e: $(BIN_TARGETS) $(TOOL_BINS)
 	@MAILSHOT_BIN=$(abspath $(dir $(firstword $(BIN_TARGETS)))) MAILSHOT_TOOLS=$(abspath $(B)/tests) \
-		sh tests/run-e2e
+		MAILSHOT_RESULT=$(B)/e2e.result sh tests/run-e2e
 
 check-normal: unit e2e
 
@@ -79,7 +80,9 @@ check-san:
 	$(MAKE) --no-print-directory B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" check-normal
 
 check: check-normal check-san
-	@echo "check: all passes done"
+	@cat build/unit.result build/e2e.result build-san/unit.result build-san/e2e.result | \
+		sed -n 's/^\(unit\|e2e\): \([0-9]*\) passed, \([0-9]*\) failed$$/\2 \3/p' | \
+		awk '{ p += $$1; f += $$2 } END { printf "check: %d passed, %d failed\n", p, f; exit f > 0 }'
 
 valgrind: $(UNIT_BINS) $(BIN_TARGETS) $(TOOL_BINS)
 	@MAILSHOT_VALGRIND=1 sh tests/run-unit $(UNIT_BINS)

@@ -35,4 +35,14 @@ z=$(grep -l 'campaign zipped' "$SPOOL"/new/B.* | head -1)
 grep -a -q 'encoding deflate' "$z" && pass || fail "body not stored deflated"
 mcat --message 0 "$z" >"$T/z0.eml"
 grep -q 'C lives at Here' "$T/z0.eml" && pass || fail "inflated body wrong"
+
+# On a terminal, a progress bar on stderr; not when stderr is a file.
+{ echo "email,name,address"; i=0; while [ $i -lt 3000 ]; do echo "p$i@example.com,P,A"; i=$((i + 1)); done; } >"$T/p.csv"
+if command -v script >/dev/null; then
+	script -qec "\"$BIN/mailshot-enqueue\" --campaign bar --template \"$T/t.eml\" --recipients \"$T/p.csv\"" /dev/null >"$T/tty" 2>&1
+	expect_grep '\[#+\] 3000/3000 100%' "$T/tty" "progress bar on a terminal"
+	expect_grep '3000 queued' "$T/tty" "summary on a terminal"
+fi
+expect_rc 0 "no terminal" -- enqueue --campaign bar2 --template "$T/t.eml" --recipients "$T/p.csv"
+expect_no_grep '\[#' "$T/err" "no progress bar when stderr is not a terminal"
 finish
