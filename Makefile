@@ -34,7 +34,7 @@ ifneq ($(B),build)
 BIN_TARGETS := $(PROGS:%=$(B)/bin/mailshot-%)
 endif
 
-.PHONY: all check check-normal check-san unit e2e bench fuzz demo valgrind install clean
+.PHONY: all clang check check-normal check-san unit e2e bench fuzz demo valgrind install clean
 
 all: $(BIN_TARGETS)
 
@@ -88,6 +88,10 @@ valgrind: $(UNIT_BINS) $(BIN_TARGETS) $(TOOL_BINS)
 	@MAILSHOT_VALGRIND=1 sh tests/run-unit $(UNIT_BINS)
 	@MAILSHOT_VALGRIND=1 MAILSHOT_BIN=$(abspath bin) MAILSHOT_TOOLS=$(abspath $(B)/tests) sh tests/run-e2e
 
+# The same build with clang, in its own directory: both compilers must pass -Werror.
+clang:
+	$(MAKE) --no-print-directory B=build-clang CC=clang all $(UNIT_BINS:build/%=build-clang/%)
+
 bench: all
 	@sh bench/enqueue-bench
 
@@ -110,4 +114,4 @@ install: all
 	install -m 644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build build-san build-fuzz $(PROGS:%=bin/mailshot-%)
+	rm -rf build build-san build-clang build-fuzz $(PROGS:%=bin/mailshot-%)

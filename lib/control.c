@@ -29,6 +29,11 @@ read_setting(const char *root, const struct control_setting *s, struct control_v
 		ssize_t n;
 		while ((n = getline(&line, &cap, f)) >= 0) {
 			lineno++;
+			if (strlen(line) != (size_t)n) {
+				buf_printf(err, "%s:%lu: contains a NUL byte", path.data, lineno);
+				fclose(f);
+				goto out;
+			}
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
 					 line[n - 1] == ' ' || line[n - 1] == '\t'))
 				line[--n] = '\0';

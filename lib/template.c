@@ -45,6 +45,8 @@ struct header {
 	char *name;
 	struct chunk value;
 	unsigned long line;
+	size_t *breaks; /* offsets in the unfolded value where a continuation line began */
+	size_t nbreaks;
 };
 
 enum part_kind { PART_TEXT, PART_HTML, PART_VERBATIM, PART_MULTIPART };
@@ -130,11 +132,23 @@ trim(const char **s, size_t *len)
 		(*len)--;
 }
 
+/* The line of offset off in an unfolded header value whose first line is
+ * line: unfolding took the line breaks out, breaks[] remembers where. */
+static unsigned long
+line_of(unsigned long line, const size_t *breaks, size_t nbreaks, size_t off)
+{
+	for (size_t k = 0; k < nbreaks; k++)
+		if (breaks[k] <= off)
+			line++;
+	return line;
+}
+
 /* Compiles text (which lives as long as the template) into segments.
- * line is the line number of text's first line, for messages. */
+ * line is the line number of text's first line, for messages; breaks
+ * (NULL for bodies) are the folds of an unfolded header value. */
 static int
 compile_chunk(struct parser *p, const char *text, size_t len, unsigned long line,
-	      struct chunk *out, int in_header)
+	      struct chunk *out, int in_header, const size_t *breaks, size_t nbreaks)
 {
 	struct tmpl *t = (struct tmpl *)p->t;
 	size_t i = 0, lit = 0;
@@ -158,8 +172,8 @@ compile_chunk(struct parser *p, const char *text, size_t len, unsigned long line
 			 memcmp(text + end, close, open) == 0))
 			end++;
 		if (end >= len || text[end] == '\n')
-			return error_at(p, line, "unterminated placeholder (no %s on this line)",
-					close);
+			return error_at(p, line_of(line, breaks, nbreaks, i),
+					"unterminated placeholder (no %s on this line)", close);
 		const char *name = text + start;
 		size_t nlen = end - start;
 		const char *bar = memchr(name, '|', nlen);
@@ -174,12 +188,14 @@ compile_chunk(struct parser *p, const char *text, size_t len, unsigned long line
 		}
 		trim(&name, &nlen);
 		if (nlen == 0)
-			return error_at(p, line, "empty placeholder name%s", "");
+			return error_at(p, line_of(line, breaks, nbreaks, i),
+					"empty placeholder name%s", "");
 		if (find_column(t, name, nlen, &s.col) == -1) {
 			if (!s.has_default) {
 				struct buf n = BUF_INIT;
 				buf_append(&n, name, nlen);
-				buf_printf(p->err, "%s:%lu: placeholder {{", t->name, line);
+				buf_printf(p->err, "%s:%lu: placeholder {{", t->name,
+					   line_of(line, breaks, nbreaks, i));
 				buf_append(p->err, n.data, n.len);
 				buf_append_str(p->err, "}} names no column of the recipient list "
 						       "(and has no default)");
@@ -263,8 +279,25 @@ struct rawheader {
 	const char *name;
 	size_t nlen;
 	char *value; /* unfolded, malloc'd */
+	size_t vlen;
 	unsigned long line;
+	size_t *breaks; /* see struct header; malloc'd */
+	size_t nbreaks;
 };
+
+/* Longest header field name accepted: real ones are far shorter, and a
+ * name must leave room for its value on a line of at most 998 octets. */
+#define MAX_FIELD_NAME 76
+
+static void
+free_rawheaders(struct rawheader *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].value);
+		free(h[i].breaks);
+	}
+	free(h);
+}
 
 static int
 parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
@@ -284,14 +317,31 @@ parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
 			line++;
 			break;
 		}
+		/* A bare CR (CRLF is already LF) would end up as a line break in
+		 * the header we write: refuse it here, with its line, rather than
+		 * fail every message at rendering. */
+		if (memchr(ls, '\r', ll) != NULL) {
+			buf_printf(p->err, "%s:%lu: carriage return (CR) in a header field",
+				   p->t->name, line);
+			goto fail;
+		}
 		if (ls[0] == ' ' || ls[0] == '\t') {
 			if (n == 0)
 				goto bad;
-			/* Unfold: the line break goes, the whitespace stays. */
-			size_t old = strlen(h[n - 1].value);
-			h[n - 1].value = xrealloc(h[n - 1].value, old + ll + 1);
-			memcpy(h[n - 1].value + old, ls, ll);
-			h[n - 1].value[old + ll] = '\0';
+			/* Unfold: the line break goes, the whitespace stays; where
+			 * it was is kept for the line numbers of errors.  The
+			 * length is tracked, not recomputed: thousands of
+			 * continuation lines must not cost quadratic time. */
+			struct rawheader *last = &h[n - 1];
+			size_t old = last->vlen;
+			last->value = xrealloc(last->value, old + ll + 1);
+			memcpy(last->value + old, ls, ll);
+			last->value[old + ll] = '\0';
+			last->vlen = old + ll;
+			if ((last->nbreaks & 15) == 0)
+				last->breaks = xrealloc(last->breaks,
+							(last->nbreaks + 16) * sizeof *last->breaks);
+			last->breaks[last->nbreaks++] = old;
 		} else {
 			const char *colon = memchr(ls, ':', ll);
 			if (colon == NULL || colon == ls)
@@ -299,6 +349,11 @@ parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
 			for (const char *c = ls; c < colon; c++)
 				if (*c < 33 || *c > 126)
 					goto bad;
+			if ((size_t)(colon - ls) > MAX_FIELD_NAME) {
+				buf_printf(p->err, "%s:%lu: header field name longer than %d octets",
+					   p->t->name, line, MAX_FIELD_NAME);
+				goto fail;
+			}
 			if ((n & 15) == 0)
 				h = xrealloc(h, (n + 16) * sizeof *h);
 			const char *v = colon + 1;
@@ -308,7 +363,10 @@ parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
 			h[n].name = ls;
 			h[n].nlen = (size_t)(colon - ls);
 			h[n].value = xstrndup(v, vl);
+			h[n].vlen = vl;
 			h[n].line = line;
+			h[n].breaks = NULL;
+			h[n].nbreaks = 0;
 			n++;
 		}
 		pos += ll + (nl ? 1 : 0);
@@ -321,24 +379,17 @@ parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
 	*body_off = pos;
 	*body_line = line;
 	return 0;
+fail:
+	free_rawheaders(h, n);
+	return -1;
 bad:
-	for (size_t i = 0; i < n; i++)
-		free(h[i].value);
-	free(h);
+	free_rawheaders(h, n);
 	if (top)
 		return error_at(p, line,
 				"not a message header field (a template is a message: header "
 				"fields, an empty line, then the body)%s",
 				"");
 	return error_at(p, line, "not a MIME part header field%s", "");
-}
-
-static void
-free_rawheaders(struct rawheader *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(h[i].value);
-	free(h);
 }
 
 static int
@@ -389,6 +440,9 @@ parse_ctype(const char *v, char **type, const char *param, char **pvalue)
 			}
 			if (*p != '"') {
 				buf_free(&val);
+				/* Nothing half-parsed is handed back. */
+				free(*pvalue);
+				*pvalue = NULL;
 				return -1;
 			}
 			p++;
@@ -404,6 +458,21 @@ parse_ctype(const char *v, char **type, const char *param, char **pvalue)
 }
 
 static void free_part(struct part *pt);
+
+/* 1 if s[0..len) is an RFC 2045 token of at most max octets: printable
+ * ASCII but space and tspecials. */
+static int
+is_token(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?=", c) != NULL)
+			return 0;
+	}
+	return 1;
+}
 
 static int parse_entity(struct parser *p, const char *s, size_t len, unsigned long line,
 			struct part *pt, int depth, struct rawheader *h, size_t nh);
@@ -422,12 +491,15 @@ keep_part_headers(struct parser *p, struct part *pt, struct rawheader *h, size_t
 		struct header *nh2 = &pt->headers[pt->nheaders++];
 		nh2->name = xstrndup(h[i].name, h[i].nlen);
 		nh2->line = h[i].line;
+		nh2->breaks = h[i].breaks;
+		nh2->nbreaks = h[i].nbreaks;
+		h[i].breaks = NULL;
 		/* The value must outlive h: intern it in a chunk of its own. */
 		char *copy = h[i].value;
 		h[i].value = NULL;
 		struct seg l = {0};
 		l.text = copy;
-		l.len = strlen(copy);
+		l.len = h[i].vlen;
 		memset(&nh2->value, 0, sizeof nh2->value);
 		chunk_push(&nh2->value, &l);
 		nh2->value.has_fields = -1; /* marks: segs[0].text is owned */
@@ -436,9 +508,12 @@ keep_part_headers(struct parser *p, struct part *pt, struct rawheader *h, size_t
 	return 0;
 }
 
+/* ctype_line: the line of the Content-Type that declared the boundary,
+ * where errors about the whole body are reported (the line counter has
+ * run past the last line by then). */
 static int
 split_multipart(struct parser *p, const char *s, size_t len, unsigned long line,
-		const char *boundary, struct part *pt, int depth)
+		unsigned long ctype_line, const char *boundary, struct part *pt, int depth)
 {
 	size_t blen = strlen(boundary);
 	size_t pos = 0;
@@ -492,10 +567,10 @@ split_multipart(struct parser *p, const char *s, size_t len, unsigned long line,
 		line++;
 	}
 	if (!closed)
-		return error_at(p, line,
+		return error_at(p, ctype_line,
 				"multipart body has no closing boundary \"--%s--\"", boundary);
 	if (pt->nchildren == 0)
-		return error_at(p, line, "multipart body has no parts%s", "");
+		return error_at(p, ctype_line, "multipart body has no parts%s", "");
 	return 0;
 }
 
@@ -505,7 +580,7 @@ parse_entity(struct parser *p, const char *s, size_t len, unsigned long line, st
 {
 	const char *ctype_value = "text/plain";
 	const char *cte = NULL;
-	unsigned long ctype_line = line;
+	unsigned long ctype_line = line, cte_line = line;
 	if (depth > MAX_DEPTH)
 		return error_at(p, line, "MIME parts nested too deep%s", "");
 	if (++((struct tmpl *)p->t)->nparts > MAX_PARTS)
@@ -516,11 +591,34 @@ parse_entity(struct parser *p, const char *s, size_t len, unsigned long line, st
 			ctype_line = h[i].line;
 		} else if (name_is(&h[i], "Content-Transfer-Encoding")) {
 			cte = h[i].value;
+			cte_line = h[i].line;
+			/* Trailing blanks are not part of the token. */
+			size_t n = h[i].vlen;
+			while (n > 0 && (h[i].value[n - 1] == ' ' || h[i].value[n - 1] == '\t'))
+				h[i].value[--n] = '\0';
 		}
 	}
+	/* Both values are written out again (a verbatim part's as they are):
+	 * they must be ASCII, and the media type and encoding plain tokens
+	 * of sane length, or the part could carry 8-bit bytes or a line over
+	 * 998 octets into the message. */
+	for (const char *c = ctype_value; *c; c++)
+		if ((*c < 32 && *c != '\t') || *c == 127 || (unsigned char)*c >= 128)
+			return error_at(p, ctype_line,
+					"Content-Type must be ASCII (RFC 2231 encodes other "
+					"parameter values)%s",
+					"");
+	if (cte != NULL && !is_token(cte, strlen(cte), 64))
+		return error_at(p, cte_line, "malformed Content-Transfer-Encoding \"%s\"", cte);
 	char *boundary = NULL;
 	if (parse_ctype(ctype_value, &pt->ctype, "boundary", &boundary) == -1)
 		return error_at(p, ctype_line, "malformed Content-Type \"%s\"", ctype_value);
+	const char *slash = strchr(pt->ctype, '/');
+	if (!is_token(pt->ctype, (size_t)(slash - pt->ctype), 127) ||
+	    !is_token(slash + 1, strlen(slash + 1), 127)) {
+		free(boundary);
+		return error_at(p, ctype_line, "malformed Content-Type \"%s\"", ctype_value);
+	}
 	if (keep_part_headers(p, pt, h, nh) == -1) {
 		free(boundary);
 		return -1;
@@ -532,7 +630,7 @@ parse_entity(struct parser *p, const char *s, size_t len, unsigned long line, st
 			return error_at(p, ctype_line, "multipart Content-Type without a boundary%s",
 					"");
 		}
-		int rc = split_multipart(p, s, len, line, boundary, pt, depth);
+		int rc = split_multipart(p, s, len, line, ctype_line, boundary, pt, depth);
 		free(boundary);
 		return rc;
 	}
@@ -606,9 +704,29 @@ parse_entity(struct parser *p, const char *s, size_t len, unsigned long line, st
 		text = pt->raw;
 		tlen = pt->rawlen;
 		/* Decoded text has no reliable line numbers; report the part's. */
-		return compile_chunk(p, text, tlen, line, &pt->body, 0);
+		return compile_chunk(p, text, tlen, line, &pt->body, 0, NULL, 0);
 	}
-	return compile_chunk(p, text, tlen, line, &pt->body, 0);
+	return compile_chunk(p, text, tlen, line, &pt->body, 0, NULL, 0);
+}
+
+static int address_header(struct buf *out, const char *name, const char *mailbox, size_t len,
+			  struct buf *addr_out, struct buf *err);
+
+static int
+check_literal_address(struct parser *p, const struct header *h)
+{
+	if (h == NULL || h->value.has_fields)
+		return 0;
+	struct tmpl_args none = {0};
+	struct buf v = BUF_INIT, scratch = BUF_INIT, why = BUF_INIT;
+	render_chunk(&h->value, &none, 0, &v);
+	int rc = address_header(&scratch, h->name, buf_cstr(&v), v.len, NULL, &why);
+	if (rc == -1)
+		buf_printf(p->err, "%s:%lu: %s", p->t->name, h->line, buf_cstr(&why));
+	buf_free(&v);
+	buf_free(&scratch);
+	buf_free(&why);
+	return rc;
 }
 
 struct tmpl *
@@ -687,6 +805,7 @@ tmpl_compile(const char *text, size_t len, const char *name, char *const *column
 			free(kept[i].name);
 			free((char *)kept[i].value.segs[0].text);
 			free(kept[i].value.segs);
+			free(kept[i].breaks);
 			continue;
 		}
 		/* Compile the value now that placeholders may be in it.  The
@@ -696,37 +815,51 @@ tmpl_compile(const char *text, size_t len, const char *name, char *const *column
 		struct header *dst = &t->headers[t->nheaders++];
 		dst->name = kept[i].name;
 		dst->line = kept[i].line;
-		if (compile_chunk(&p, owned, strlen(owned), kept[i].line, &dst->value, 1) == -1) {
-			/* keep ownership bookkeeping simple: stash the string */
-			dst->value.segs = xrealloc(dst->value.segs,
-						   (dst->value.n + 1) * sizeof *dst->value.segs);
-			memmove(dst->value.segs + 1, dst->value.segs,
-				dst->value.n * sizeof *dst->value.segs);
-			dst->value.segs[0] = (struct seg){0, 0, owned, 0, 0, 0};
-			dst->value.n++;
-			for (size_t j = i + 1; j < nkept; j++) {
-				free(kept[j].name);
-				free((char *)kept[j].value.segs[0].text);
-				free(kept[j].value.segs);
-			}
-			free(kept);
-			goto fail;
-		}
-		/* Remember the owned string as a zero-length literal first. */
+		dst->breaks = kept[i].breaks;
+		dst->nbreaks = kept[i].nbreaks;
+		int rc = compile_chunk(&p, owned, strlen(owned), dst->line, &dst->value, 1,
+				       dst->breaks, dst->nbreaks);
+		/* Remember the owned string as a zero-length literal first (on
+		 * failure too: tmpl_free then frees it). */
 		dst->value.segs = xrealloc(dst->value.segs,
 					   (dst->value.n + 1) * sizeof *dst->value.segs);
 		memmove(dst->value.segs + 1, dst->value.segs,
 			dst->value.n * sizeof *dst->value.segs);
 		dst->value.segs[0] = (struct seg){0, 0, owned, 0, 0, 0};
 		dst->value.n++;
+		/* From, Reply-To and Subject are written by tmpl_render from
+		 * t->from ...; a second one would go out as a duplicate field
+		 * (RFC 5322 3.6 allows one), so it is refused. */
+		struct header **slot = NULL;
 		if (strcasecmp(dst->name, "From") == 0)
-			t->from = dst;
+			slot = &t->from;
 		else if (strcasecmp(dst->name, "Reply-To") == 0)
-			t->reply_to = dst;
+			slot = &t->reply_to;
 		else if (strcasecmp(dst->name, "Subject") == 0)
-			t->subject = dst;
+			slot = &t->subject;
+		if (rc == 0 && slot != NULL) {
+			if (*slot != NULL)
+				rc = error_at(&p, dst->line, "a second %s: header field", dst->name);
+			else
+				*slot = dst;
+		}
+		if (rc == -1) {
+			for (size_t j = i + 1; j < nkept; j++) {
+				free(kept[j].name);
+				free((char *)kept[j].value.segs[0].text);
+				free(kept[j].value.segs);
+				free(kept[j].breaks);
+			}
+			free(kept);
+			goto fail;
+		}
 	}
 	free(kept);
+	/* A From or Reply-To without placeholders is the same for every row:
+	 * check it now, so that a bad one is reported with its line instead
+	 * of failing every message at rendering. */
+	if (check_literal_address(&p, t->from) == -1 || check_literal_address(&p, t->reply_to) == -1)
+		goto fail;
 	return t;
 fail:
 	tmpl_free(t);
@@ -741,6 +874,7 @@ free_header_list(struct header *h, size_t n, int owned_first)
 		if (owned_first && h[i].value.n > 0)
 			free((char *)h[i].value.segs[0].text);
 		free(h[i].value.segs);
+		free(h[i].breaks);
 	}
 	free(h);
 }
@@ -824,13 +958,21 @@ address_header(struct buf *out, const char *name, const char *mailbox, size_t le
 {
 	struct buf display = BUF_INIT, address = BUF_INIT, value = BUF_INIT;
 	const char *why;
-	int rc = -1;
+	int rc = -1, utf8 = 0;
 	if (addr_split_mailbox(mailbox, len, &display, &address, &why) == -1) {
 		buf_printf(err, "%s: \"%.*s\": %s", name, (int)len, mailbox, why);
 		goto out;
 	}
-	if (addr_check(buf_cstr(&address), address.len, ADDR_ALLOW_NODOT, &why, NULL) == -1) {
+	if (addr_check(buf_cstr(&address), address.len, ADDR_ALLOW_NODOT, &why, &utf8) == -1) {
 		buf_printf(err, "%s: invalid address \"%s\": %s", name, buf_cstr(&address), why);
+		goto out;
+	}
+	/* The address goes into the header as it is (and its domain into
+	 * the Message-ID): a non-ASCII one would make the message 8-bit,
+	 * which the template promises it never is. */
+	if (utf8) {
+		buf_printf(err, "%s: address \"%s\" is not ASCII (SMTPUTF8 is not supported)",
+			   name, buf_cstr(&address));
 		goto out;
 	}
 	if (display.len > 0) {
@@ -1011,6 +1153,7 @@ tmpl_render(const struct tmpl *t, const struct tmpl_args *a, struct buf *out,
 	struct buf v = BUF_INIT, to = BUF_INIT;
 	int rc = -1;
 	uint64_t rnd = a->random;
+	size_t start = out->len;
 
 	buf_append_str(out, "Date: ");
 	format_date(out, a->date);
@@ -1075,6 +1218,11 @@ tmpl_render(const struct tmpl *t, const struct tmpl_args *a, struct buf *out,
 	}
 	if (render_part(t, &t->root, a, &rnd, out, err) == -1)
 		goto out;
+	/* A template whose last line has no line end would give a message
+	 * whose last line has none: every line of a message on the wire
+	 * ends in CRLF (and SMTP's end of data needs one before the dot). */
+	if (out->len - start < 2 || memcmp(out->data + out->len - 2, "\r\n", 2) != 0)
+		buf_append_str(out, "\r\n");
 	rc = 0;
 out:
 	buf_free(&v);

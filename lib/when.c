@@ -19,10 +19,13 @@ digits(const char *s, int n, int *out)
 	return 0;
 }
 
+/* The longest duration accepted: a century. */
+#define DURATION_MAX (100LL * 365 * 86400)
+
 int
 when_parse_duration(const char *s, long long *seconds, const char **why)
 {
-	long long total = 0;
+	long long total = 0, previous_unit = LLONG_MAX;
 	const char *p = s;
 	if (*p == '\0') {
 		*why = "empty duration";
@@ -32,11 +35,15 @@ when_parse_duration(const char *s, long long *seconds, const char **why)
 		long long n = 0;
 		const char *start = p;
 		while (*p >= '0' && *p <= '9') {
-			if (n > LLONG_MAX / 10 / 604800) {
+			/* A number over the maximum is too long in any unit; the
+			 * bound also keeps n * unit below, and total, far from
+			 * overflowing (a bound of LLONG_MAX / 10 / 604800 let
+			 * n * 604800 overflow, undefined behaviour). */
+			n = n * 10 + (*p++ - '0');
+			if (n > DURATION_MAX) {
 				*why = "duration too long";
 				return -1;
 			}
-			n = n * 10 + (*p++ - '0');
 		}
 		if (p == start) {
 			*why = "expected a number";
@@ -44,7 +51,16 @@ when_parse_duration(const char *s, long long *seconds, const char **why)
 		}
 		long long unit;
 		switch (*p) {
-		case '\0': unit = 1; break;
+		case '\0':
+			/* A bare number is seconds only when it is the whole
+			 * duration: "1d30" might mean minutes as well, and input
+			 * is refused rather than guessed. */
+			if (start != s) {
+				*why = "a number without a unit (s, m, h, d or w) after another";
+				return -1;
+			}
+			unit = 1;
+			break;
 		case 's': unit = 1; p++; break;
 		case 'm': unit = 60; p++; break;
 		case 'h': unit = 3600; p++; break;
@@ -52,12 +68,16 @@ when_parse_duration(const char *s, long long *seconds, const char **why)
 		case 'w': unit = 604800; p++; break;
 		default: *why = "unknown unit (use s, m, h, d or w)"; return -1;
 		}
-		if (unit == 1 && *p != '\0' && start != s) {
-			*why = "unknown unit (use s, m, h, d or w)";
+		/* Largest unit first, each once (1d12h30m): "30s5m" or "1h1h"
+		 * is more likely a typo than a duration.  (This replaces a
+		 * check that refused "1h30s5m" but took "30s5m".) */
+		if (unit >= previous_unit) {
+			*why = "units out of order (largest first, each once: 1d12h30m)";
 			return -1;
 		}
+		previous_unit = unit;
 		total += n * unit;
-		if (total > 100LL * 365 * 86400) {
+		if (total > DURATION_MAX) {
 			*why = "duration too long";
 			return -1;
 		}

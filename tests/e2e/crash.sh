@@ -84,7 +84,7 @@ fi
 # kill -9 at moments spread over a run's duration, then run to completion.
 rm -rf "$SPOOL"
 start=$(date +%s%N)
-enqueue --campaign timing --template "$T/t.eml" --recipients "$T/big.csv" 2>/dev/null
+"$BIN/mailshot-enqueue" --campaign timing --template "$T/t.eml" --recipients "$T/big.csv" 2>/dev/null
 dur=$((($(date +%s%N) - start) / 1000000))
 rm -rf "$SPOOL"
 kills=0
