@@ -342,6 +342,42 @@ parse_ulong(const char *s, size_t len, unsigned long long *out)
 	return 0;
 }
 
+/* Unescapes a value that the API hands out as a C string: a %00 would cut
+ * it short without anyone noticing, and no writer produces one (values
+ * come in as C strings), so it is malformed. */
+static int
+unescape_text(struct buf *out, const char *s, size_t len)
+{
+	size_t start = out->len;
+	if (spool_unescape(out, s, len) == -1)
+		return -1;
+	return memchr(out->data + start, '\0', out->len - start) == NULL ? 0 : -1;
+}
+
+/* Consumes the literal lit at *p (within end); returns -1 if it is not there. */
+static int
+expect_literal(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return -1;
+	*p += n;
+	return 0;
+}
+
+/* Consumes a decimal number (digits only, as parse_ulong) at *p. */
+static int
+expect_number(const char **p, const char *end, unsigned long long *v)
+{
+	const char *q = *p;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	if (parse_ulong(*p, (size_t)(q - *p), v) == -1)
+		return -1;
+	*p = q;
+	return 0;
+}
+
 /* Splits "key value" into key and value; returns -1 without a space. */
 static int
 split_kv(const char *line, long len, const char **key, size_t *klen, const char **val,
@@ -418,27 +454,32 @@ spool_reader_open(const char *path, struct buf *err, int *permanent)
 		buf_printf(err, "%s: not a mailshot batch of version 1", path);
 		goto fail;
 	}
-	int have_count = 0, have_created = 0;
+	/* Each field at most once: two would leave the reader to guess. */
+	int have_count = 0, have_created = 0, have_campaign = 0, have_type = 0, have_expires = 0;
 	while ((n = next_line(r, &line)) > 0) {
 		const char *k, *v;
 		size_t kl, vl;
 		unsigned long long num;
 		if (split_kv(line, n, &k, &kl, &v, &vl) == -1)
 			goto malformed;
-		if (KEY_IS(k, kl, "campaign")) {
-			buf_reset(&r->campaign);
-			if (spool_unescape(&r->campaign, v, vl) == -1)
+		if (KEY_IS(k, kl, "campaign") && !have_campaign++) {
+			/* The campaign and type name directories (campaigns/ID):
+			 * the reader holds them to the writer's alphabet. */
+			if (unescape_text(&r->campaign, v, vl) == -1 ||
+			    !spool_valid_id(buf_cstr(&r->campaign)))
 				goto malformed;
-		} else if (KEY_IS(k, kl, "type")) {
-			buf_reset(&r->type);
-			if (spool_unescape(&r->type, v, vl) == -1)
+		} else if (KEY_IS(k, kl, "type") && !have_type++) {
+			if (unescape_text(&r->type, v, vl) == -1 ||
+			    !spool_valid_id(buf_cstr(&r->type)))
 				goto malformed;
-		} else if (KEY_IS(k, kl, "created") && parse_ulong(v, vl, &num) == 0) {
+		} else if (KEY_IS(k, kl, "created") && !have_created &&
+			   parse_ulong(v, vl, &num) == 0 && num <= LLONG_MAX) {
 			r->info.created = (time_t)num;
 			have_created = 1;
-		} else if (KEY_IS(k, kl, "expires") && parse_ulong(v, vl, &num) == 0) {
+		} else if (KEY_IS(k, kl, "expires") && !have_expires++ &&
+			   parse_ulong(v, vl, &num) == 0 && num <= LLONG_MAX) {
 			r->info.expires = (time_t)num;
-		} else if (KEY_IS(k, kl, "count") && parse_ulong(v, vl, &num) == 0 &&
+		} else if (KEY_IS(k, kl, "count") && !have_count && parse_ulong(v, vl, &num) == 0 &&
 			   num <= SPOOL_BATCH_MAX_MESSAGES * 16) {
 			r->count = (size_t)num;
 			have_count = 1;
@@ -446,7 +487,7 @@ spool_reader_open(const char *path, struct buf *err, int *permanent)
 			goto malformed;
 		}
 	}
-	if (n != 0 || !have_count || !have_created || r->campaign.len == 0)
+	if (n != 0 || !have_count || !have_created || !have_campaign)
 		goto malformed;
 	r->info.campaign = buf_cstr(&r->campaign);
 	r->info.type = buf_cstr(&r->type);
@@ -483,23 +524,30 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 	const char *line;
 	long n = next_line(r, &line);
 	unsigned long long idx, elen, blen, size;
-	char enc[16];
-	char hdr[256];
-	if (n <= 0 || n >= (long)sizeof hdr)
+	if (n <= 0)
 		goto malformed;
-	memcpy(hdr, line, (size_t)n);
-	hdr[n] = '\0';
-	int used = 0;
-	if (sscanf(hdr, "message %llu envelope %llu body %llu encoding %15s size %llu%n", &idx,
-		   &elen, &blen, enc, &size, &used) != 5 ||
-	    used != n || idx != r->next_index)
+	/* Parsed to the letter: sscanf would take signs ("-1" is a huge
+	 * %llu, which made a body length wrap the bounds check below),
+	 * leading blanks and any run of white space. */
+	const char *p = line, *end = line + n;
+	if (expect_literal(&p, end, "message ") == -1 || expect_number(&p, end, &idx) == -1 ||
+	    expect_literal(&p, end, " envelope ") == -1 || expect_number(&p, end, &elen) == -1 ||
+	    expect_literal(&p, end, " body ") == -1 || expect_number(&p, end, &blen) == -1 ||
+	    expect_literal(&p, end, " encoding ") == -1)
 		goto malformed;
-	if (elen > r->len - r->pos || blen + 1 > r->len - r->pos - elen)
+	int deflate = expect_literal(&p, end, "deflate") == 0;
+	if (!deflate && expect_literal(&p, end, "identity") == -1)
+		goto malformed;
+	if (expect_literal(&p, end, " size ") == -1 || expect_number(&p, end, &size) == -1 ||
+	    p != end || idx != r->next_index)
+		goto malformed;
+	/* The envelope, the body and the LF after it must all be there. */
+	if (elen > r->len - r->pos || blen >= r->len - r->pos - elen)
 		goto malformed;
 
 	/* The envelope block: exactly elen bytes, ending in an empty line. */
 	size_t env_end = r->pos + (size_t)elen;
-	int have_rcpt = 0, have_sender = 0;
+	int have_rcpt = 0, have_sender = 0, have_message_id = 0, have_line = 0, have_test = 0;
 	m->line = 0;
 	m->test = 0;
 	buf_reset(&r->recipient);
@@ -518,20 +566,22 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 		unsigned long long num;
 		if (split_kv(line, n, &k, &kl, &v, &vl) == -1)
 			goto malformed;
-		if (KEY_IS(k, kl, "recipient")) {
-			if (spool_unescape(&r->recipient, v, vl) == -1)
+		/* Each key at most once: a second "recipient" used to be
+		 * appended to the first. */
+		if (KEY_IS(k, kl, "recipient") && !have_rcpt++) {
+			if (unescape_text(&r->recipient, v, vl) == -1)
 				goto malformed;
-			have_rcpt = 1;
-		} else if (KEY_IS(k, kl, "sender")) {
-			if (spool_unescape(&r->sender, v, vl) == -1)
+		} else if (KEY_IS(k, kl, "sender") && !have_sender++) {
+			if (unescape_text(&r->sender, v, vl) == -1)
 				goto malformed;
-			have_sender = 1;
-		} else if (KEY_IS(k, kl, "message-id")) {
-			if (spool_unescape(&r->message_id, v, vl) == -1)
+		} else if (KEY_IS(k, kl, "message-id") && !have_message_id++) {
+			if (unescape_text(&r->message_id, v, vl) == -1)
 				goto malformed;
-		} else if (KEY_IS(k, kl, "line") && parse_ulong(v, vl, &num) == 0) {
+		} else if (KEY_IS(k, kl, "line") && !have_line++ && parse_ulong(v, vl, &num) == 0 &&
+			   num <= ULONG_MAX) {
 			m->line = (unsigned long)num;
-		} else if (KEY_IS(k, kl, "test") && vl == 1 && (v[0] == '0' || v[0] == '1')) {
+		} else if (KEY_IS(k, kl, "test") && !have_test++ && vl == 1 &&
+			   (v[0] == '0' || v[0] == '1')) {
 			m->test = v[0] == '1';
 		} else {
 			goto malformed;
@@ -544,12 +594,12 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 	if (r->data[r->pos] != '\n')
 		goto malformed;
 	r->pos++;
-	if (strcmp(enc, "identity") == 0) {
+	if (!deflate) {
 		if (size != blen)
 			goto malformed;
 		m->data = body;
 		m->len = (size_t)blen;
-	} else if (strcmp(enc, "deflate") == 0) {
+	} else {
 		if (size > SPOOL_READ_MAX * 64ULL)
 			goto malformed;
 		buf_reset(&r->inflated);
@@ -563,8 +613,6 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 		r->inflated.data[size] = '\0';
 		m->data = r->inflated.data;
 		m->len = (size_t)size;
-	} else {
-		goto malformed;
 	}
 	m->index = r->next_index++;
 	m->recipient = buf_cstr(&r->recipient);
