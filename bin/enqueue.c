@@ -402,6 +402,7 @@ commit_batch(struct run *r, int test)
 	    spool_sync_dir(r->root, "new", &err) == -1)
 		goto fail;
 	r->n.queued += r->batch.count;
+	spool_trigger(r->root);
 	/* The queued lines name the batch, known only now. */
 	for (size_t i = 0; i < r->nqueued; i++) {
 		char index[32], line[32];

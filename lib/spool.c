@@ -299,6 +299,21 @@ spool_batch_publish(const char *root, const char *name, struct buf *err)
 	return rc;
 }
 
+void
+spool_trigger(const char *root)
+{
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/trigger", root);
+	int fd = open(path.data, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd != -1) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			(void)!write(fd, "", 1);
+		close(fd);
+	}
+	buf_free(&path);
+}
+
 /* ---- reader ---- */
 
 struct spool_reader {
@@ -327,16 +342,21 @@ next_line(struct spool_reader *r, const char **line)
 	return nl - s;
 }
 
+/* Digits only, no sign, no blanks; refuses what does not fit (a limit of
+ * 19 digits used to refuse the "line" the writer writes for ULONG_MAX). */
 static int
 parse_ulong(const char *s, size_t len, unsigned long long *out)
 {
 	unsigned long long v = 0;
-	if (len == 0 || len > 19)
+	if (len == 0 || len > 20)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		v = v * 10 + (unsigned long long)(s[i] - '0');
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (ULLONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
 	}
 	*out = v;
 	return 0;

@@ -110,6 +110,11 @@ size_t spool_reader_count(const struct spool_reader *r);
 int spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct buf *err);
 void spool_reader_close(struct spool_reader *r);
 
+/* Wakes sched: writes one byte to the FIFO root/trigger without
+ * blocking.  No FIFO, or nobody reading it (sched not running), is not an
+ * error: sched looks at new/ when it starts. */
+void spool_trigger(const char *root);
+
 /* Parses the campaign named in a batch file's header (for recovery). */
 int spool_batch_campaign(const char *path, struct buf *campaign);
 

@@ -74,6 +74,19 @@ expect_eq "$(grep -c '^### mailshot-enqueue --dry-run' "$T/out")" 4 "dry run sho
 expect_grep '4 rendered' "$T/err" "dry run summary"
 if [ ! -d "$SPOOL/new" ] || new_is_empty; then pass; else fail "dry run queued something"; fi
 
+# The trigger FIFO: a byte per committed batch when sched listens; no
+# blocking when nobody does.
+rm -rf "$SPOOL"; mkdir -p "$SPOOL"; mkfifo "$SPOOL/trigger"
+expect_rc 0 "trigger FIFO without a reader does not block" -- timeout 20 "$BIN/mailshot-enqueue" \
+	--campaign t1 --template "$ROOT/examples/invitation.eml" --recipients "$ROOT/examples/recipients.csv"
+(timeout 10 cat "$SPOOL/trigger" | wc -c >"$T/trig") &
+reader=$!
+sleep 0.3
+expect_rc 0 "enqueue with a reader on the trigger" -- enqueue --campaign t2 \
+	--template "$ROOT/examples/invitation.eml" --recipients "$ROOT/examples/recipients.csv"
+wait $reader
+if [ "$(cat "$T/trig")" -ge 1 ]; then pass; else fail "no trigger byte"; fi
+
 # --help and usage errors.
 expect_rc 0 "--help" -- enqueue --help
 expect_grep 'usage: mailshot-enqueue' "$T/out" "help text"
