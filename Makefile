@@ -9,7 +9,7 @@
 #   make install PREFIX=/usr/local
 
 CC      ?= cc
-PKGS    := zlib libcrypto
+PKGS    := zlib libssl libcrypto libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llmdb
 OPT     ?= -O2
@@ -23,7 +23,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 # Build directory: objects of the normal and the sanitizer build never mix.
 B       ?= build
-PROGS   := enqueue cat
+PROGS   := enqueue cat remote
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -94,13 +94,14 @@ clang:
 
 bench: all
 	@sh bench/enqueue-bench
+	@sh bench/remote-bench
 
 FUZZ_CC ?= clang
 fuzz:
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRCS); do \
 	  n=$$(basename $$f .c); \
-	  $(FUZZ_CC) $(WARN) -Wno-missing-prototypes $(DEFS) $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(FUZZ_CC) $(WARN) -Wno-missing-prototypes $(DEFS) $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -Ilib -o build-fuzz/$$n $$f $(LIB_SRCS) $(PKG_LIBS) || exit 1; \
 	done
 	@sh tests/run-fuzz $(FUZZ_SECONDS)
@@ -110,7 +111,7 @@ demo: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 bin/mailshot-enqueue bin/mailshot-cat $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(PROGS:%=bin/mailshot-%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:

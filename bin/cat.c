@@ -8,7 +8,8 @@
  *	programs use and prints them: by default the batch fields, then each
  *	message's envelope and the message itself (inflated when stored
  *	compressed); with --envelope only the envelopes, one line each, as
- *	tab-separated index, recipient, sender, line, message-id, test;
+ *	tab-separated index, recipient, sender, line, message-id, test,
+ *	body offset, stored body length, encoding, message size;
  *	with --message N only message N, exactly as stored (CRLF).
  *	Exit 0; 100 for a malformed batch; 111 when a file cannot be read.
  */
@@ -72,8 +73,10 @@ main(int argc, char **argv)
 				if ((long)m.index == only)
 					fwrite(m.data, 1, m.len, stdout);
 			} else if (envelope_only) {
-				printf("%zu\t%s\t%s\t%lu\t%s\t%d\n", m.index, m.recipient, m.sender,
-				       m.line, m.message_id, m.test);
+				printf("%zu\t%s\t%s\t%lu\t%s\t%d\t%lld\t%zu\t%s\t%zu\n", m.index,
+				       m.recipient, m.sender, m.line, m.message_id, m.test,
+				       m.body_offset, m.body_len, m.deflate ? "deflate" : "identity",
+				       m.len);
 			} else {
 				printf("=== message %zu: to <%s> from <%s> line %lu test %d\n",
 				       m.index, m.recipient, m.sender, m.line, m.test);

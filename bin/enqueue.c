@@ -111,7 +111,11 @@ die(int code, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(code);
+	/* A fatal error ends the process here, holding what it holds:
+	 * _exit, as qmail does, so no exit handler (or leak check) runs over
+	 * half-built state.  stdout is flushed first: it may hold results. */
+	fflush(NULL);
+	_exit(code);
 }
 
 static void
@@ -426,7 +430,8 @@ fail:
 		"%s: campaign %s: %lu queued before the failure; run the same command again "
 		"to queue the rest\n",
 		prog, r->opt.campaign, r->n.queued);
-	exit(EXIT_TEMP);
+	fflush(NULL);
+	_exit(EXIT_TEMP);
 }
 
 static void

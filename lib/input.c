@@ -208,6 +208,16 @@ input_error(struct input *in)
 	return in->errtext;
 }
 
+int
+input_take_fd(struct input *in)
+{
+	int fd = in->fd;
+	in->fd = -1;
+	if (fd != -1)
+		lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
 void
 input_close(struct input *in)
 {

@@ -32,6 +32,9 @@ int input_rewind(struct input *in, struct buf *err);
 ssize_t input_read(void *in, void *dst, size_t len);
 /* The last read error's text (zlib's or the system's). */
 const char *input_error(struct input *in);
+/* Hands the underlying descriptor (the file, or stdin's copy) over to
+ * the caller, positioned at 0; input_close then leaves it open. */
+int input_take_fd(struct input *in);
 void input_close(struct input *in);
 
 #endif

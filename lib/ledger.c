@@ -195,6 +195,23 @@ ledger_open(struct ledger *l, const char *root, const char *campaign, struct buf
 		buf_printf(err, "unable to stat %s: %s", l->path.data, strerror(errno));
 		goto out;
 	}
+	size_t magic_len = sizeof ledger_magic - 1;
+	if (st.st_size > 0 && (size_t)st.st_size < magic_len) {
+		/* Shorter than its first line: a crash while the ledger was
+		 * being created tore the header itself.  If what is there is
+		 * the beginning of the header, nothing was ever committed:
+		 * start over, as for a new ledger. */
+		char head[sizeof ledger_magic];
+		size_t n = (size_t)st.st_size;
+		if (pread(l->fd, head, n, 0) == (ssize_t)n && memcmp(head, ledger_magic, n) == 0) {
+			if (ftruncate(l->fd, 0) == -1) {
+				buf_printf(err, "unable to truncate %s: %s", l->path.data,
+					   strerror(errno));
+				goto out;
+			}
+			st.st_size = 0;
+		}
+	}
 	if (st.st_size == 0) {
 		/* New ledger: the header, made durable with its directory entry. */
 		if (write(l->fd, ledger_magic, sizeof ledger_magic - 1) !=
@@ -238,6 +255,10 @@ ledger_open(struct ledger *l, const char *root, const char *campaign, struct buf
 syserr:
 	buf_printf(err, "unable to create %s: %s", dir.data, strerror(errno));
 out:
+	/* On failure nothing stays open or allocated (the lock above all:
+	 * the caller may not call ledger_close after a failed open). */
+	if (rc != 0)
+		ledger_close(l);
 	free(data);
 	buf_free(&dir);
 	return rc;
@@ -247,8 +268,10 @@ static int
 is_committed(const struct ledger *l, const char *name)
 {
 	size_t n = strlen(name);
+	if (l->committed.data == NULL)
+		return 0; /* nothing committed (and NULL + 0 is undefined) */
 	const char *p = l->committed.data, *end = p + l->committed.len;
-	while (p != NULL && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			break;
@@ -325,6 +348,16 @@ ledger_add_pending(struct ledger *l, const char *key, size_t len)
 int
 ledger_commit(struct ledger *l, const char *batch_name, struct buf *err)
 {
+	/* Where the ledger ends now: a failed write is cut back to it.
+	 * Otherwise its part-written keys (or a line cut in the middle)
+	 * would stay in the file, and the next commit line would commit
+	 * them with another batch, or glue the cut line to its first key. */
+	off_t before = lseek(l->fd, 0, SEEK_END);
+	size_t keys_len = l->pending.len;
+	if (before == (off_t)-1) {
+		buf_printf(err, "unable to seek %s: %s", l->path.data, strerror(errno));
+		return -1;
+	}
 	buf_printf(&l->pending, "commit %s\n", batch_name);
 	size_t off = 0;
 	while (off < l->pending.len) {
@@ -333,18 +366,27 @@ ledger_commit(struct ledger *l, const char *batch_name, struct buf *err)
 			continue;
 		if (n < 0) {
 			buf_printf(err, "unable to write %s: %s", l->path.data, strerror(errno));
-			return -1;
+			goto fail;
 		}
 		off += (size_t)n;
 	}
 	if (fdatasync(l->fd) == -1) {
+		/* The commit line may or may not be durable: cut it off, so
+		 * that this process at least never sees the batch as
+		 * committed.  Either outcome on disk is consistent, since the
+		 * batch in tmp/ is complete (recovery rolls it either way). */
 		buf_printf(err, "unable to sync %s: %s", l->path.data, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	buf_append_str(&l->committed, batch_name);
 	buf_append_char(&l->committed, '\n');
 	buf_reset(&l->pending);
 	return 0;
+fail:
+	if (ftruncate(l->fd, before) == 0)
+		(void)fdatasync(l->fd);
+	buf_truncate(&l->pending, keys_len); /* the keys stay pending */
+	return -1;
 }
 
 void

@@ -371,6 +371,8 @@ unescape_text(struct buf *out, const char *s, size_t len)
 	size_t start = out->len;
 	if (spool_unescape(out, s, len) == -1)
 		return -1;
+	if (out->len == start)
+		return 0; /* nothing added (out->data may still be NULL) */
 	return memchr(out->data + start, '\0', out->len - start) == NULL ? 0 : -1;
 }
 
@@ -634,6 +636,9 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 		m->data = r->inflated.data;
 		m->len = (size_t)size;
 	}
+	m->body_offset = (long long)(body - r->data);
+	m->body_len = (size_t)blen;
+	m->deflate = deflate != 0;
 	m->index = r->next_index++;
 	m->recipient = buf_cstr(&r->recipient);
 	m->sender = buf_cstr(&r->sender);

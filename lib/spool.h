@@ -97,6 +97,11 @@ struct spool_read_message {
 	int test;
 	const char *data; /* inflated message */
 	size_t len;
+	/* Where the stored body lies in the file, for readers that stream it
+	 * themselves (mailshot-remote via docs/protocol.md). */
+	long long body_offset;
+	size_t body_len;
+	int deflate;
 };
 
 /* Opens and reads the header of a batch file.  Returns NULL with err set

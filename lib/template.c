@@ -176,6 +176,15 @@ compile_chunk(struct parser *p, const char *text, size_t len, unsigned long line
 					"unterminated placeholder (no %s on this line)", close);
 		const char *name = text + start;
 		size_t nlen = end - start;
+		/* Placeholders do not nest: in "{{x|{{name}}}}" the default
+		 * would be the text "{{name", and "{{name}}" would go out to
+		 * every recipient whose x is empty.  Refused, with its line. */
+		for (size_t k = 0; k + 1 < nlen; k++)
+			if (name[k] == '{' && name[k + 1] == '{')
+				return error_at(p, line_of(line, breaks, nbreaks, i),
+						"\"{{\" inside a placeholder (placeholders do not "
+						"nest; a default is plain text)%s",
+						"");
 		const char *bar = memchr(name, '|', nlen);
 		struct seg s = {0};
 		s.field = 1;
@@ -192,14 +201,22 @@ compile_chunk(struct parser *p, const char *text, size_t len, unsigned long line
 					"empty placeholder name%s", "");
 		if (find_column(t, name, nlen, &s.col) == -1) {
 			if (!s.has_default) {
-				struct buf n = BUF_INIT;
-				buf_append(&n, name, nlen);
+				/* The name is shown on one line of sane length: it
+				 * may hold a bare CR or a whole line of text. */
 				buf_printf(p->err, "%s:%lu: placeholder {{", t->name,
 					   line_of(line, breaks, nbreaks, i));
-				buf_append(p->err, n.data, n.len);
-				buf_append_str(p->err, "}} names no column of the recipient list "
+				size_t shown = nlen > 64 ? 64 : nlen;
+				while (shown < nlen && shown > 0 &&
+				       ((unsigned char)name[shown] & 0xC0) == 0x80)
+					shown--; /* not in the middle of a character */
+				for (size_t k = 0; k < shown; k++)
+					buf_append_char(p->err, (unsigned char)name[k] < 32 ||
+									name[k] == 127
+								    ? '?'
+								    : name[k]);
+				buf_append_str(p->err, shown < nlen ? "...}}" : "}}");
+				buf_append_str(p->err, " names no column of the recipient list "
 						       "(and has no default)");
-				buf_free(&n);
 				return -1;
 			}
 			/* Unknown column with a default: always the default. */
@@ -313,6 +330,8 @@ parse_headers(struct parser *p, const char *s, size_t len, unsigned long line,
 		const char *nl = memchr(ls, '\n', len - pos);
 		size_t ll = nl ? (size_t)(nl - ls) : len - pos;
 		if (ll == 0) {
+			if (top && n == 0)
+				goto bad; /* at this line: no header field at all */
 			pos += 1;
 			line++;
 			break;
@@ -478,11 +497,26 @@ static int parse_entity(struct parser *p, const char *s, size_t len, unsigned lo
 			struct part *pt, int depth, struct rawheader *h, size_t nh);
 
 /* Keeps the headers of a part other than Content-Type/-Transfer-Encoding
- * (Content-Disposition, Content-ID, ...). */
+ * (Content-Disposition, Content-ID, ...).  Only the message's own header
+ * fields (depth 0) are compiled later; the others go out as they are,
+ * so a placeholder in one would reach every recipient unrendered: it is
+ * refused, like one in a Content-Type or Content-Transfer-Encoding. */
 static int
-keep_part_headers(struct parser *p, struct part *pt, struct rawheader *h, size_t nh)
+keep_part_headers(struct parser *p, struct part *pt, struct rawheader *h, size_t nh, int depth)
 {
 	for (size_t i = 0; i < nh; i++) {
+		const char *ph = strstr(h[i].value, "{{");
+		int substituted = depth == 0 && !name_is(&h[i], "Content-Type") &&
+				  !name_is(&h[i], "Content-Transfer-Encoding");
+		if (ph != NULL && !substituted) {
+			buf_printf(p->err, "%s:%lu: placeholders are not supported in %s%.*s: "
+					   "header fields",
+				   p->t->name,
+				   line_of(h[i].line, h[i].breaks, h[i].nbreaks,
+					   (size_t)(ph - h[i].value)),
+				   depth == 0 ? "" : "MIME part ", (int)h[i].nlen, h[i].name);
+			return -1;
+		}
 		if (name_is(&h[i], "Content-Type") || name_is(&h[i], "Content-Transfer-Encoding") ||
 		    name_is(&h[i], "MIME-Version"))
 			continue;
@@ -504,7 +538,6 @@ keep_part_headers(struct parser *p, struct part *pt, struct rawheader *h, size_t
 		chunk_push(&nh2->value, &l);
 		nh2->value.has_fields = -1; /* marks: segs[0].text is owned */
 	}
-	(void)p;
 	return 0;
 }
 
@@ -619,7 +652,7 @@ parse_entity(struct parser *p, const char *s, size_t len, unsigned long line, st
 		free(boundary);
 		return error_at(p, ctype_line, "malformed Content-Type \"%s\"", ctype_value);
 	}
-	if (keep_part_headers(p, pt, h, nh) == -1) {
+	if (keep_part_headers(p, pt, h, nh, depth) == -1) {
 		free(boundary);
 		return -1;
 	}

@@ -192,8 +192,11 @@ when_parse(const char *s, time_t now, time_t *out, const char **why)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	tm.tm_isdst = -1;
+	/* (time_t)-1 is also a valid answer (1969-12-31 23:59:59 UTC): mktime
+	 * tells a failure by leaving tm_wday as it was. */
+	tm.tm_wday = -1;
 	time_t t = mktime(&tm);
-	if (t == (time_t)-1) {
+	if (t == (time_t)-1 && tm.tm_wday == -1) {
 		*why = "time out of range";
 		return -1;
 	}

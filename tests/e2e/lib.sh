@@ -71,3 +71,88 @@ finish() {
 }
 TOOLS=${MAILSHOT_TOOLS:-$ROOT/build/tests}
 suppress_add() { "$TOOLS/tool_suppress" "$SPOOL" "$@"; }
+
+remote() { $wrap "$BIN/mailshot-remote" "$@"; }
+
+# free_port: prints a TCP port free on 127.0.0.1 right now.
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_sink NAME [smtp-sink options...]: starts Postfix's smtp-sink on a
+# free port, dumping each transaction into $T/NAME/; sets SINK_PORT and
+# remembers the PID so finish stops it.
+PIDS=""
+start_sink() {
+	sname=$1
+	shift
+	mkdir -p "$T/$sname"
+	chmod 777 "$T/$sname"
+	chmod 755 "$T"
+	SINK_PORT=$(free_port)
+	/usr/sbin/smtp-sink -u nobody -d "$T/$sname/%M." "$@" 127.0.0.1:$SINK_PORT 256 &
+	PIDS="$PIDS $!"
+	i=0
+	while ! $PY -c "import socket; socket.create_connection(('127.0.0.1',$SINK_PORT),1).close()" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 50 ] && { fail "smtp-sink did not start"; return 1; }
+		sleep 0.1
+	done
+}
+stop_peers() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	PIDS=""
+}
+trap 'stop_peers; rm -rf "$T"' EXIT
+
+# start_smtpd DIR [options]: tests/peers/smtpd.py on a free port (SMTPD_PORT).
+start_smtpd() { # start_smtpd DIR [options]
+	SMTPD_PORT=$(free_port)
+	mkdir -p "$1"
+	d=$1; shift
+	$PY "$ROOT/tests/peers/smtpd.py" "$SMTPD_PORT" "$d" "$@" 2>"$d.log" &
+	PIDS="$PIDS $!"
+	i=0
+	while ! $PY -c "import socket; socket.create_connection(('127.0.0.1',$SMTPD_PORT),1).close()" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 100 ] && { fail "smtpd did not start: $(cat "$d.log")"; return 1; }
+		sleep 0.1
+	done
+}
+
+# start_unbound ZONE-LINES: unbound on a free 127.0.0.1 port serving the
+# local-data lines given (one per line), plus servfail.test (a stub zone
+# pointing at a dead port); sets DNS_PORT and writes control/resolvers.
+start_unbound() {
+	DNS_PORT=$(free_port)
+	mkdir -p "$T/unbound"
+	{
+		echo "server:"
+		echo "  interface: 127.0.0.1@$DNS_PORT"
+		echo "  port: $DNS_PORT"
+		echo "  do-daemonize: no"
+		echo "  username: \"\""
+		echo "  chroot: \"\""
+		echo "  directory: \"$T/unbound\""
+		echo "  pidfile: \"\""
+		echo "  use-syslog: no"
+		echo "  logfile: \"\""
+		echo "  do-ip6: no"
+		echo "  access-control: 127.0.0.0/8 allow"
+		echo "  module-config: \"iterator\""
+		echo "  local-zone: \"test.\" static"
+		echo "$1" | sed 's/^/  local-data: /'
+		echo "  local-zone: \"servfail.test.\" transparent"
+		echo "stub-zone:"
+		echo "  name: \"servfail.test.\""
+		echo "  stub-addr: 127.0.0.1@9"
+	} >"$T/unbound/unbound.conf"
+	/usr/sbin/unbound -d -c "$T/unbound/unbound.conf" 2>"$T/unbound/log" &
+	PIDS="$PIDS $!"
+	i=0
+	while ! dig +time=1 +tries=1 @127.0.0.1 -p "$DNS_PORT" test. SOA >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -gt 50 ] && { fail "unbound did not start: $(cat "$T/unbound/log")"; return 1; }
+		sleep 0.1
+	done
+	mkdir -p "$SPOOL/control"
+	echo "127.0.0.1:$DNS_PORT" >"$SPOOL/control/resolvers"
+}
