@@ -310,6 +310,22 @@ spool_stdin(long long *size)
 	return fd;
 }
 
+/* 1 when the message in fd has a byte >= 0x80 (needs 8BITMIME). */
+static int
+message_8bit(int fd)
+{
+	char b[65536];
+	off_t off = 0;
+	ssize_t n;
+	while ((n = pread(fd, b, sizeof b, off)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if ((unsigned char)b[i] >= 0x80)
+				return 1;
+		off += n;
+	}
+	return 0;
+}
+
 /* One destination: its hosts (resolved once per session and again after
  * every host failed), and the SMTP session in use. */
 struct dest {
@@ -385,7 +401,7 @@ dest_session(struct dest *d, struct smtp_result *fail)
 /* Delivers one message to its recipients; every result is filled. */
 static void
 dest_deliver(struct dest *d, const char *sender, char *const *rcpts, size_t n, int fd,
-	     long long offset, long long length, int deflate, long long size,
+	     long long offset, long long length, int deflate, long long size, int eightbit,
 	     struct smtp_result *results)
 {
 	struct smtp_result fail;
@@ -397,7 +413,7 @@ dest_deliver(struct dest *d, const char *sender, char *const *rcpts, size_t n, i
 	}
 	struct msgsrc msg;
 	msgsrc_open(&msg, fd, offset, length, deflate);
-	smtp_send(&d->s, sender, rcpts, n, &msg, size, results);
+	smtp_send(&d->s, sender, rcpts, n, &msg, size, eightbit, results);
 	msgsrc_close(&msg);
 }
 
@@ -423,7 +439,7 @@ cli(struct remote *r, const char *domain, const char *sender, char *const *rcpts
 	memset(&d, 0, sizeof d);
 	d.r = r;
 	d.domain = domain;
-	dest_deliver(&d, sender, rcpts, nrcpts, fd, 0, size, 0, size, results);
+	dest_deliver(&d, sender, rcpts, nrcpts, fd, 0, size, 0, size, message_8bit(fd), results);
 	long ms = (long)(now_ms() - start);
 	int delivered = 0, failed = 0;
 	for (size_t i = 0; i < nrcpts; i++) {
@@ -601,7 +617,9 @@ session(struct remote *r, const char *domain)
 			rcpts[i] = (char *)f[7 + i];
 		char *id = xstrdup(f[1]);
 		long long start = now_ms();
-		dest_deliver(&d, f[6], rcpts, nrcpts, fd, offset, length, deflate, size, results);
+		/* Spool messages are 7-bit by construction (enqueue encodes). */
+		dest_deliver(&d, f[6], rcpts, nrcpts, fd, offset, length, deflate, size, 0,
+			     results);
 		close(fd);
 		long ms = (long)(now_ms() - start);
 		buf_reset(&out);

@@ -299,9 +299,18 @@ session_lost(struct smtp_session *s, struct smtp_result *results, size_t from, s
 	return -1;
 }
 
+static int
+has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 int
 smtp_send(struct smtp_session *s, const char *sender, char *const *rcpts, size_t nrcpts,
-	  struct msgsrc *msg, long long size, struct smtp_result *results)
+	  struct msgsrc *msg, long long size, int eightbit, struct smtp_result *results)
 {
 	struct smtp_reply reply;
 	struct smtp_result fail;
@@ -323,13 +332,30 @@ smtp_send(struct smtp_session *s, const char *sender, char *const *rcpts, size_t
 		return 0;
 	}
 
+	/* 8BITMIME and SMTPUTF8 only when the message needs them, and a
+	 * message that needs what the server lacks is refused here. */
+	int utf8 = has_8bit(sender);
+	for (i = 0; i < nrcpts && !utf8; i++)
+		utf8 = has_8bit(rcpts[i]);
+	if ((utf8 && !(s->ext.flags & SMTP_EXT_SMTPUTF8)) ||
+	    (eightbit && !(s->ext.flags & (SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8)))) {
+		local_result(&fail, utf8 ? SMTP_LOCAL_NEEDS_SMTPUTF8 : SMTP_LOCAL_NEEDS_8BITMIME,
+			     NULL);
+		fill_results(results, 0, nrcpts, &fail);
+		return 0;
+	}
+
 	s->dirty = 1;
 	if (rset)
 		buf_append_str(&s->out, "RSET\r\n");
+	int n = snprintf(line, sizeof line, "MAIL FROM:<%s>", sender);
 	if ((s->ext.flags & SMTP_EXT_SIZE) && size > 0)
-		snprintf(line, sizeof line, "MAIL FROM:<%s> SIZE=%lld\r\n", sender, size);
-	else
-		snprintf(line, sizeof line, "MAIL FROM:<%s>\r\n", sender);
+		n += snprintf(line + n, sizeof line - (size_t)n, " SIZE=%lld", size);
+	if (eightbit)
+		n += snprintf(line + n, sizeof line - (size_t)n, " BODY=8BITMIME");
+	if (utf8)
+		n += snprintf(line + n, sizeof line - (size_t)n, " SMTPUTF8");
+	snprintf(line + n, sizeof line - (size_t)n, "\r\n");
 	buf_append_str(&s->out, line);
 
 	/* Without PIPELINING each command waits for its reply. */

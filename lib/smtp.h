@@ -76,13 +76,15 @@ int smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struc
 /*
  * One transaction: MAIL FROM:<sender> (size = the message's size for the
  * SIZE extension, 0 if unknown), RCPT TO for each recipient, DATA, the
- * message from msg.  results[i] receives recipient i's verdict.  Returns
+ * message from msg.  eightbit: the message has 8-bit bytes, so it goes
+ * with BODY=8BITMIME, or fails (5.6.3) where the server lacks 8BITMIME.
+ * Addresses with non-ASCII characters need SMTPUTF8 likewise (5.6.7).  results[i] receives recipient i's verdict.  Returns
  * 0 when the session can carry another transaction, -1 when it is over
  * (connection lost, 421, protocol error): then every recipient has a
  * verdict all the same.
  */
 int smtp_send(struct smtp_session *s, const char *sender, char *const *rcpts, size_t nrcpts,
-	      struct msgsrc *msg, long long size, struct smtp_result *results);
+	      struct msgsrc *msg, long long size, int eightbit, struct smtp_result *results);
 
 /* Sends QUIT (waiting briefly for the reply) and closes. */
 void smtp_close(struct smtp_session *s);

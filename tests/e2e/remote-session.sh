@@ -30,6 +30,16 @@ done >"$T/cmp"
 if [ -s "$T/cmp" ]; then fail "messages differ: $(head -3 "$T/cmp")"; else pass; fi
 stop_peers
 
+# Idle: after control/idletimeout without a job, QUIT; the next job
+# opens a new connection.
+start_smtpd "$T/idle"
+echo ":[127.0.0.1]:$SMTPD_PORT" >"$SPOOL/control/smtproutes"
+echo 1 >"$SPOOL/control/idletimeout"
+b=$(ls "$SPOOL"/new/B.* | head -1)
+expect_rc 0 "jobs with pauses" -- drive "$b" --window 1 --pause 1.6 --slice 0/100
+expect_eq "$(cat "$T/idle"/*.env | grep '^peer ' | sort -u | wc -l | tr -d ' ')" "$(cat "$T/idle"/*.env | grep -c '^peer ')" "a new connection after each idle pause"
+stop_peers
+
 # A destination that refuses connections: every job deferred, throttle said.
 echo ":[127.0.0.1]:$(free_port)" >"$SPOOL/control/smtproutes"
 b=$(ls "$SPOOL"/new/B.* | head -1)

@@ -84,6 +84,41 @@ for mode in pipelining nopipelining; do
 	stop_peers
 done
 
+# The server hangs up without a word at each step: deferred, never delivered.
+for cmd in MAIL RCPT DATA; do
+	start_sink hup_$cmd -q $cmd
+	route $SINK_PORT
+	expect_rc 111 "hang-up at $cmd defers" -- run
+	expect_no_grep ' delivered ' "$T/out" "hang-up at $cmd: not delivered"
+	stop_peers
+done
+
+# 8-bit content: BODY=8BITMIME where offered, refused (5.6.3) where not.
+printf 'Subject: caf\303\251\n\nna\303\257ve\n' >"$T/msg8"
+start_sink eight
+route $SINK_PORT
+expect_rc 0 "8-bit message with 8BITMIME" -- sh -c "\"$BIN/mailshot-remote\" example.com s@example.org x@example.com <\"$T/msg8\""
+expect_grep '^X-Mail-Args: <s@example.org> BODY=8BITMIME' "$(ls "$T/eight"/* | head -1)" "BODY=8BITMIME announced"
+stop_peers
+start_sink seven -8
+route $SINK_PORT
+expect_rc 100 "8-bit message without 8BITMIME" -- sh -c "\"$BIN/mailshot-remote\" example.com s@example.org x@example.com <\"$T/msg8\""
+expect_grep ' failed - 5.6.3 ' "$T/out" "5.6.3"
+expect_rc 0 "7-bit message without 8BITMIME" -- run
+expect_no_grep 'BODY=' "$(ls "$T/seven"/* | head -1)" "no BODY= for 7-bit"
+stop_peers
+
+# control/outgoingip and control/helohost.
+start_sink bindip
+route $SINK_PORT
+echo 127.0.0.5 >"$SPOOL/control/outgoingip"
+echo mailer.example.org >"$SPOOL/control/helohost"
+expect_rc 0 "from the outgoing address" -- run
+expect_grep '^X-Client-Addr: 127.0.0.5' "$(ls "$T/bindip"/* | head -1)" "connection from 127.0.0.5"
+expect_grep '^X-Helo-Args: mailer.example.org' "$(ls "$T/bindip"/* | head -1)" "EHLO name from helohost"
+rm "$SPOOL/control/outgoingip" "$SPOOL/control/helohost"
+stop_peers
+
 start_sink helo -e
 route $SINK_PORT
 expect_rc 0 "no ESMTP: HELO fallback" -- run

@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--wrap", default="")
     ap.add_argument("--slice", default="0/1", help="K/N: only every N-th job, starting at K")
     ap.add_argument("--quiet", action="store_true", help="print only the summary")
+    ap.add_argument("--pause", type=float, default=0, help="seconds to wait after each result")
     args = ap.parse_args()
 
     jobs = []
@@ -76,6 +77,8 @@ def main():
         results.append(rec.decode().rstrip("\n"))
         if rec.startswith(b"result "):
             done += 1
+            if args.pause:
+                time.sleep(args.pause)
     parent.sendall(b"quit\n")
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = rc = os.waitstatus_to_exitcode(status)
