@@ -155,5 +155,37 @@ if [ $el -le 8 ]; then pass; else fail "silent server took ${el}s"; fi
 expect_grep 'deferred - 4.4.2 .*timed%20out' "$T/out" "timeout reason"
 stop_peers
 
+# Servers that talk garbage: a clear deferral with the reason, no crash.
+garbage_server() { # garbage_server PORT PYTHON-BYTES-EXPRESSION
+	$PY -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $1)); s.listen(5); s.settimeout(20)
+try:
+    while True:
+        c = s.accept()[0]
+        c.sendall($2)
+        time.sleep(0.5)
+        c.close()
+except OSError:
+    pass
+" &
+	PIDS="$PIDS $!"
+	sleep 0.4
+}
+port=$(free_port); garbage_server $port "bytes(range(256)) * 4"
+route $port
+expect_rc 111 "binary garbage as greeting" -- run
+expect_grep ' deferred - 4.5.0 .*protocol%20error' "$T/out" "protocol error, deferred"
+port=$(free_port); garbage_server $port "b'220 hi\\r\\n' + b'250-' + b'x' * 10000"
+route $port
+expect_rc 111 "over-long reply line" -- run
+expect_grep ' deferred ' "$T/out" "over-long line: deferred"
+port=$(free_port); garbage_server $port "b'220 hi\\r\\n'"
+route $port
+expect_rc 111 "hang-up right after the greeting" -- run
+expect_grep ' deferred - 4.4.2 ' "$T/out" "connection lost: 4.4.2"
+stop_peers
+
 expect_rc 100 "usage" -- remote example.com
 finish
