@@ -84,6 +84,8 @@ struct run {
 	struct control_value control[SET_COUNT + 1];
 	struct tmpl *tmpl;
 	struct input *input;
+	struct csv_reader *csv; /* the list being read (here so a fatal exit
+				 * leaves it reachable, not leaked) */
 	char **columns;
 	size_t ncolumns, email_col, name_col; /* name_col == ncolumns: none */
 	char **test_addrs;
@@ -272,7 +274,7 @@ open_list(struct run *r, int first_pass, struct buf *err)
 {
 	if (!first_pass && input_rewind(r->input, err) == -1)
 		die(EXIT_TEMP, "%s", err->data);
-	struct csv_reader *csv = csv_open(input_read, r->input, r->opt.recipients, 1);
+	struct csv_reader *csv = r->csv = csv_open(input_read, r->input, r->opt.recipients, 1);
 	struct csv_record rec;
 	enum csv_status st = csv_next(csv, &rec);
 	if (st == CSV_IO)
@@ -367,6 +369,7 @@ check_list(struct run *r)
 	if (st == CSV_BAD)
 		die(EXIT_PERM, "%s", csv_error(csv));
 	csv_close(csv);
+	r->csv = NULL;
 	buf_free(&err);
 }
 
@@ -513,6 +516,7 @@ send_tests(struct run *r)
 	if (!r->opt.dry_run)
 		commit_batch(r, 1);
 	csv_close(csv);
+	r->csv = NULL;
 	buf_free(&err);
 	buf_free(&msg);
 	buf_free(&res.from_addr);
@@ -595,6 +599,7 @@ queue_all(struct run *r)
 	if (!r->opt.dry_run)
 		commit_batch(r, 0);
 	csv_close(csv);
+	r->csv = NULL;
 	buf_free(&err);
 	buf_free(&msg);
 	buf_free(&res.from_addr);
