@@ -36,6 +36,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "die.h"
 #include "control.h"
 #include "csv.h"
 #include "input.h"
@@ -47,8 +48,6 @@
 #include "template.h"
 #include "when.h"
 
-#define EXIT_PERM 100
-#define EXIT_TEMP 111
 #define TEMPLATE_MAX (16 * 1024 * 1024)
 
 static const char prog[] = "mailshot-enqueue";
@@ -103,22 +102,6 @@ struct run {
 	uint64_t rnd;
 	struct progress progress;
 };
-
-__attribute__((noreturn, format(printf, 2, 3))) static void
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: fatal: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	/* A fatal error ends the process here, holding what it holds:
-	 * _exit, as qmail does, so no exit handler (or leak check) runs over
-	 * half-built state.  stdout is flushed first: it may hold results. */
-	fflush(NULL);
-	_exit(code);
-}
 
 static void
 usage(FILE *out)

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "die.h"
 #include "control.h"
 #include "dns.h"
 #include "input.h"
@@ -54,8 +55,6 @@
 #include "smtp.h"
 #include "spool.h"
 
-#define EXIT_PERM 100
-#define EXIT_TEMP 111
 
 static const char prog[] = "mailshot-remote";
 
@@ -95,22 +94,6 @@ struct remote {
 	struct sockaddr_storage bind_addr;
 	char helo[256];
 };
-
-__attribute__((noreturn, format(printf, 2, 3))) static void
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: fatal: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	/* A fatal error ends the process here, holding what it holds:
-	 * _exit, as qmail does, so no exit handler (or leak check) runs over
-	 * half-built state.  stdout is flushed first: it may hold results. */
-	fflush(NULL);
-	_exit(code);
-}
 
 static void
 usage(FILE *out)
