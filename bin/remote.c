@@ -373,6 +373,21 @@ dest_session(struct dest *d, struct smtp_result *fail)
 				d->open = 1;
 				return 0;
 			}
+			/* Opportunistic TLS whose handshake failed: the same host
+			 * again without STARTTLS (plain text is what "may" accepts),
+			 * rather than losing a working MX over a TLS quirk. */
+			if (d->r->cfg.tls == SMTP_TLS_MAY &&
+			    strcmp(fail->v.enhanced, "4.7.5") == 0) {
+				d->r->cfg.tls = SMTP_TLS_NONE;
+				int rc = smtp_open(&d->s, &d->r->cfg, (struct sockaddr *)&addr->addr,
+						   addr->addr_len, fail);
+				d->r->cfg.tls = SMTP_TLS_MAY;
+				if (rc == 0) {
+					d->at.tls[0] = '\0';
+					d->open = 1;
+					return 0;
+				}
+			}
 		}
 	}
 	/* Every host failed: look them up again next time. */

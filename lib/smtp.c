@@ -185,8 +185,8 @@ smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct so
 	if (ehlo(s, &reply, fail) == -1)
 		goto fail;
 
-	int want_tls = (s->ext.flags & SMTP_EXT_STARTTLS) != 0;
-	if (!want_tls && cfg->tls != SMTP_TLS_MAY) {
+	int want_tls = (s->ext.flags & SMTP_EXT_STARTTLS) && cfg->tls != SMTP_TLS_NONE;
+	if (!want_tls && cfg->tls > SMTP_TLS_MAY) {
 		local_result(fail, SMTP_LOCAL_TLS_NOT_OFFERED, NULL);
 		goto fail;
 	}
@@ -195,7 +195,7 @@ smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct so
 			goto fail;
 		if (reply.code != 220) {
 			/* Offered but refused: plain is fine unless policy says no. */
-			if (cfg->tls != SMTP_TLS_MAY) {
+			if (cfg->tls > SMTP_TLS_MAY) {
 				reply_result(fail, &reply, SMTP_STAGE_STARTTLS);
 				goto fail;
 			}

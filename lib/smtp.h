@@ -21,6 +21,7 @@
 #include "smtpreply.h"
 
 enum smtp_tls_policy {
+	SMTP_TLS_NONE,   /* never STARTTLS (a retry after a failed opportunistic handshake) */
 	SMTP_TLS_MAY,    /* STARTTLS when offered, plain otherwise (default) */
 	SMTP_TLS_ENCRYPT, /* no STARTTLS offered, or it fails: deferred */
 	SMTP_TLS_VERIFY, /* as ENCRYPT, and the certificate must verify */

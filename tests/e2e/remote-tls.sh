@@ -38,6 +38,18 @@ expect_grep 'deferred - 4.7.' "$T/out" "TLS failure: 4.7.x"
 expect_grep 'certificate' "$T/out" "reason names the certificate"
 stop_peers
 
+# Opportunistic TLS whose handshake fails: the same host again in plain.
+rm -f "$SPOOL/control/domains" "$SPOOL/control/tlscafile"
+start_smtpd "$T/broken" --cert "$T/cert.pem" --key "$T/key.pem" --broken-tls
+route $SMTPD_PORT
+expect_rc 0 "failed opportunistic handshake: delivered in plain" -- run ok@example.com
+expect_grep '^result ok@example.com delivered 250 .* 127.0.0.1 - ' "$T/out" "no TLS in the result"
+expect_grep '^tls 0$' "$T/broken/1.env" "the server got it without TLS"
+printf '* tls=encrypt\n' >"$SPOOL/control/domains"
+expect_rc 111 "the same with tls=encrypt defers" -- run ok@example.com
+expect_grep 'deferred - 4.7.5 ' "$T/out" "handshake failure: 4.7.5"
+stop_peers
+
 # Policy: encrypt, against a server without STARTTLS (smtp-sink).
 start_sink plain
 route $SINK_PORT

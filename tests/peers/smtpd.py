@@ -9,7 +9,7 @@ Every accepted message is written to DIR/N.eml with the envelope in
 DIR/N.env ("from", "to" lines, "tls 1|0", "peer ADDR:PORT" -- one port per
 connection, so the tests can count connections).
 
-usage: smtpd.py PORT DIR [--cert CERT --key KEY] [--no-tls]
+usage: smtpd.py PORT DIR [--cert CERT --key KEY [--broken-tls]]
 """
 import argparse
 import asyncio
@@ -55,10 +55,16 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--broken-tls", action="store_true",
+                    help="offer STARTTLS but speak only TLS 1.0, which clients refuse")
     args = ap.parse_args()
     ctx = None
     if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        if args.broken_tls:
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1
         ctx.load_cert_chain(args.cert, args.key)
     ctl = Controller(Handler(args.dir), hostname="127.0.0.1", port=args.port,
                      tls_context=ctx, require_starttls=False, decode_data=False)
