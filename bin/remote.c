@@ -107,24 +107,22 @@ usage(FILE *out)
 		prog, prog);
 }
 
-/* Reads an optional control table file whole. */
-static int
-read_table(struct remote *r, const char *name, struct buf *text, struct buf *err)
+/* Reads the optional table control/NAME whole into text (empty when the
+ * file does not exist) and sets path to its name, for messages.  Any
+ * other read error defers. */
+static void
+read_table(struct remote *r, const char *name, struct buf *text, struct buf *path)
 {
-	struct buf path = BUF_INIT;
+	struct buf err = BUF_INIT;
 	int permanent;
-	buf_printf(&path, "%s/control/%s", r->root, name);
-	int rc = input_read_file(path.data, 1 << 20, text, err, &permanent);
-	if (rc == -1 && !permanent)
-		die(EXIT_TEMP, "%s", err->data);
-	if (rc == -1 && access(path.data, F_OK) == -1 && errno == ENOENT) {
-		buf_reset(err);
-		rc = 0;
-	} else if (rc == -1) {
-		die(EXIT_TEMP, "%s", err->data);
-	}
-	buf_free(&path);
-	return rc;
+	buf_reset(text);
+	buf_reset(path);
+	buf_printf(path, "%s/control/%s", r->root, name);
+	if (input_read_file(path->data, 1 << 20, text, &err, &permanent) == -1 &&
+	    !(access(path->data, F_OK) == -1 && errno == ENOENT))
+		die(EXIT_TEMP, "%s", err.data);
+	buf_cstr(text);
+	buf_free(&err);
 }
 
 static void
@@ -135,16 +133,11 @@ load_control(struct remote *r)
 		die(EXIT_TEMP, "%s", err.data);
 	/* A broken table is a configuration error: deferred (111), so no mail
 	 * is lost while someone fixes it. */
-	read_table(r, "smtproutes", &text, &err);
-	buf_printf(&path, "%s/control/smtproutes", r->root);
-	if (route_parse(text.data ? text.data : "", text.len, path.data, &r->routes, &err) == -1)
+	read_table(r, "smtproutes", &text, &path);
+	if (route_parse(text.data, text.len, path.data, &r->routes, &err) == -1)
 		die(EXIT_TEMP, "%s", err.data);
-	buf_reset(&text);
-	buf_reset(&path);
-	read_table(r, "domains", &text, &err);
-	buf_printf(&path, "%s/control/domains", r->root);
-	if (domains_parse(text.data ? text.data : "", text.len, path.data, &r->domains, &err) ==
-	    -1)
+	read_table(r, "domains", &text, &path);
+	if (domains_parse(text.data, text.len, path.data, &r->domains, &err) == -1)
 		die(EXIT_TEMP, "%s", err.data);
 	buf_reset(&path);
 	buf_printf(&path, "%s/control/resolvers", r->root);
