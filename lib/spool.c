@@ -324,6 +324,7 @@ struct spool_reader {
 	struct spool_batch_info info;
 	struct buf campaign, type;
 	struct buf recipient, sender, message_id, inflated;
+	int skip_bodies;
 };
 
 /* Reads one LF-terminated line at r->pos; returns its length (without LF)
@@ -533,21 +534,23 @@ spool_reader_count(const struct spool_reader *r)
 	return r->count;
 }
 
-int
-spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct buf *err)
+/*
+ * Parses a record's head at r->pos: the message line (whose index must be
+ * `index`) and the envelope block, leaving r->pos at the body.  body_room
+ * is 1 when the body and its LF must follow within r->len (a whole batch
+ * in memory), 0 when the buffer holds the head alone (spool_head_read).
+ * Fills m's envelope fields and *elen, *blen, *size, *deflate.
+ */
+static int
+parse_head(struct spool_reader *r, size_t index, int body_room, struct spool_read_message *m,
+	   unsigned long long *blen_out, unsigned long long *size_out, int *deflate_out)
 {
-	if (r->next_index >= r->count) {
-		if (r->pos != r->len) {
-			buf_printf(err, "%s: data after the last message", r->path);
-			return -1;
-		}
-		return 0;
-	}
 	const char *line;
+	size_t record_start = r->pos;
 	long n = next_line(r, &line);
 	unsigned long long idx, elen, blen, size;
 	if (n <= 0)
-		goto malformed;
+		return -1;
 	/* Parsed to the letter: sscanf would take signs ("-1" is a huge
 	 * %llu, which made a body length wrap the bounds check below),
 	 * leading blanks and any run of white space. */
@@ -556,16 +559,21 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 	    expect_literal(&p, end, " envelope ") == -1 || expect_number(&p, end, &elen) == -1 ||
 	    expect_literal(&p, end, " body ") == -1 || expect_number(&p, end, &blen) == -1 ||
 	    expect_literal(&p, end, " encoding ") == -1)
-		goto malformed;
+		return -1;
 	int deflate = expect_literal(&p, end, "deflate") == 0;
 	if (!deflate && expect_literal(&p, end, "identity") == -1)
-		goto malformed;
+		return -1;
 	if (expect_literal(&p, end, " size ") == -1 || expect_number(&p, end, &size) == -1 ||
-	    p != end || idx != r->next_index)
-		goto malformed;
-	/* The envelope, the body and the LF after it must all be there. */
-	if (elen > r->len - r->pos || blen >= r->len - r->pos - elen)
-		goto malformed;
+	    p != end || idx != index)
+		return -1;
+	/* The envelope (and, in a whole batch, the body and the LF after
+	 * it) must all be there. */
+	if (elen > r->len - r->pos)
+		return -1;
+	if (body_room && blen >= r->len - r->pos - elen)
+		return -1;
+	if (!deflate && size != blen)
+		return -1;
 
 	/* The envelope block: exactly elen bytes, ending in an empty line. */
 	size_t env_end = r->pos + (size_t)elen;
@@ -577,28 +585,28 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 	buf_reset(&r->message_id);
 	for (;;) {
 		if (r->pos >= env_end)
-			goto malformed;
+			return -1;
 		n = next_line(r, &line);
 		if (n < 0 || r->pos > env_end)
-			goto malformed;
+			return -1;
 		if (n == 0)
 			break;
 		const char *k, *v;
 		size_t kl, vl;
 		unsigned long long num;
 		if (split_kv(line, n, &k, &kl, &v, &vl) == -1)
-			goto malformed;
+			return -1;
 		/* Each key at most once: a second "recipient" used to be
 		 * appended to the first. */
 		if (KEY_IS(k, kl, "recipient") && !have_rcpt++) {
 			if (unescape_text(&r->recipient, v, vl) == -1)
-				goto malformed;
+				return -1;
 		} else if (KEY_IS(k, kl, "sender") && !have_sender++) {
 			if (unescape_text(&r->sender, v, vl) == -1)
-				goto malformed;
+				return -1;
 		} else if (KEY_IS(k, kl, "message-id") && !have_message_id++) {
 			if (unescape_text(&r->message_id, v, vl) == -1)
-				goto malformed;
+				return -1;
 		} else if (KEY_IS(k, kl, "line") && !have_line++ && parse_ulong(v, vl, &num) == 0 &&
 			   num <= ULONG_MAX) {
 			m->line = (unsigned long)num;
@@ -606,10 +614,39 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 			   (v[0] == '0' || v[0] == '1')) {
 			m->test = v[0] == '1';
 		} else {
-			goto malformed;
+			return -1;
 		}
 	}
 	if (r->pos != env_end || !have_rcpt || !have_sender)
+		return -1;
+	m->index = index;
+	m->recipient = buf_cstr(&r->recipient);
+	m->sender = buf_cstr(&r->sender);
+	m->message_id = buf_cstr(&r->message_id);
+	m->record_offset = (long long)record_start;
+	m->record_len = r->pos - record_start;
+	m->body_offset = (long long)r->pos;
+	m->body_len = (size_t)blen;
+	m->deflate = deflate;
+	*blen_out = blen;
+	*size_out = size;
+	*deflate_out = deflate;
+	return 0;
+}
+
+int
+spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct buf *err)
+{
+	if (r->next_index >= r->count) {
+		if (r->pos != r->len) {
+			buf_printf(err, "%s: data after the last message", r->path);
+			return -1;
+		}
+		return 0;
+	}
+	unsigned long long blen, size;
+	int deflate;
+	if (parse_head(r, r->next_index, 1, m, &blen, &size, &deflate) == -1)
 		goto malformed;
 	const char *body = r->data + r->pos;
 	r->pos += (size_t)blen;
@@ -617,10 +654,13 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 		goto malformed;
 	r->pos++;
 	if (!deflate) {
-		if (size != blen)
-			goto malformed;
 		m->data = body;
 		m->len = (size_t)blen;
+	} else if (r->skip_bodies) {
+		if (size > SPOOL_READ_MAX * 64ULL)
+			goto malformed;
+		m->data = NULL;
+		m->len = (size_t)size;
 	} else {
 		if (size > SPOOL_READ_MAX * 64ULL)
 			goto malformed;
@@ -636,19 +676,82 @@ spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct b
 		m->data = r->inflated.data;
 		m->len = (size_t)size;
 	}
-	m->body_offset = (long long)(body - r->data);
-	m->body_len = (size_t)blen;
-	m->deflate = deflate != 0;
-	m->index = r->next_index++;
-	m->recipient = buf_cstr(&r->recipient);
-	m->sender = buf_cstr(&r->sender);
-	m->message_id = buf_cstr(&r->message_id);
+	r->next_index++;
 	return 1;
 malformed:
 	buf_printf(err, "%s: malformed message record %zu", r->path, r->next_index);
 	r->next_index = r->count;
 	r->pos = 0;
 	return -1;
+}
+
+void
+spool_reader_skip_bodies(struct spool_reader *r)
+{
+	r->skip_bodies = 1;
+}
+
+struct spool_head {
+	struct spool_reader r;
+	struct buf data;
+};
+
+struct spool_head *
+spool_head_new(void)
+{
+	return xcalloc(1, sizeof(struct spool_head));
+}
+
+void
+spool_head_free(struct spool_head *h)
+{
+	if (h == NULL)
+		return;
+	buf_free(&h->r.recipient);
+	buf_free(&h->r.sender);
+	buf_free(&h->r.message_id);
+	buf_free(&h->data);
+	free(h);
+}
+
+int
+spool_head_read(struct spool_head *h, int fd, long long offset, size_t length, size_t index,
+		struct spool_read_message *m, struct buf *err)
+{
+	if (offset < 0 || length == 0 || length > SPOOL_HEAD_MAX) {
+		buf_printf(err, "message %zu: bad record position", index);
+		return -1;
+	}
+	buf_reset(&h->data);
+	buf_reserve(&h->data, length);
+	size_t got = 0;
+	while (got < length) {
+		ssize_t n = pread(fd, h->data.data + got, length - got, (off_t)(offset + (long long)got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf_printf(err, "message %zu: unable to read its envelope: %s", index,
+				   n == 0 ? "file too short" : strerror(errno));
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	h->data.len = length;
+	h->data.data[length] = '\0';
+	h->r.data = h->data.data;
+	h->r.len = length;
+	h->r.pos = 0;
+	unsigned long long blen, size;
+	int deflate;
+	if (parse_head(&h->r, index, 0, m, &blen, &size, &deflate) == -1 || h->r.pos != length) {
+		buf_printf(err, "message %zu: malformed record head", index);
+		return -1;
+	}
+	m->record_offset = offset;
+	m->body_offset = offset + (long long)length;
+	m->data = NULL;
+	m->len = (size_t)size;
+	return 0;
 }
 
 void

@@ -102,6 +102,11 @@ struct spool_read_message {
 	long long body_offset;
 	size_t body_len;
 	int deflate;
+	/* Where the record (its "message" line) starts, and the length of
+	 * that line and the envelope block: what sched keeps to read the
+	 * envelope again with spool_head_read(). */
+	long long record_offset;
+	size_t record_len;
 };
 
 /* Opens and reads the header of a batch file.  Returns NULL with err set
@@ -114,6 +119,28 @@ size_t spool_reader_count(const struct spool_reader *r);
  * error (err set).  Strings are valid until the next call. */
 int spool_reader_next(struct spool_reader *r, struct spool_read_message *m, struct buf *err);
 void spool_reader_close(struct spool_reader *r);
+
+/* From now on, deflated bodies are not inflated: data is NULL for them
+ * (len is still the inflated size).  For sched's intake, which indexes a
+ * batch and leaves the bodies to remote. */
+void spool_reader_skip_bodies(struct spool_reader *r);
+
+/* The longest record head (message line and envelope) spool_head_read
+ * takes: far above what a writer produces (escaped addresses). */
+#define SPOOL_HEAD_MAX 65536
+
+/*
+ * Reads again the head of one message record: LENGTH bytes at OFFSET of
+ * the batch open on fd (record_offset and record_len as the reader gave
+ * them), whose message line must carry INDEX.  Fills m's envelope fields,
+ * body_offset (absolute), body_len, deflate and len; data is NULL.
+ * Strings are valid until the next call on h.  Returns 0, or -1 with err.
+ */
+struct spool_head;
+struct spool_head *spool_head_new(void);
+void spool_head_free(struct spool_head *h);
+int spool_head_read(struct spool_head *h, int fd, long long offset, size_t length, size_t index,
+		    struct spool_read_message *m, struct buf *err);
 
 /* Wakes sched: writes one byte to the FIFO root/trigger without
  * blocking.  No FIFO, or nobody reading it (sched not running), is not an
