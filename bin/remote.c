@@ -16,7 +16,9 @@
  *
  *	The next MX is tried when a host cannot be connected to, or greets
  *	with 4xx/5xx, or refuses EHLO and HELO, or lacks TLS that policy
- *	requires -- not after it has answered the transaction.
+ *	requires -- not after it has answered the transaction.  An address
+ *	that failed before accepting EHLO/HELO is "down" for a while
+ *	(lib/hostdown.h, as qmail's tcpto): tried after the others, not never.
  *
  *	Exit: 0 every recipient delivered; 100 every recipient failed
  *	permanently; 111 anything deferred (or a temporary local problem).
@@ -26,7 +28,10 @@
  *	on the socket at descriptors 0/1, each with the spool batch's
  *	descriptor attached; one SMTP connection carries many messages (up to
  *	control/maxmessages), and is closed with QUIT after
- *	control/idletimeout seconds without work.
+ *	control/idletimeout seconds without work.  The addresses remote finds
+ *	down or up again go to sched as hostdown/hostup records, and sched's
+ *	(learned by the other remotes of the destination) come back the same
+ *	way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +53,7 @@
 #include "die.h"
 #include "control.h"
 #include "dns.h"
+#include "hostdown.h"
 #include "input.h"
 #include "msgsrc.h"
 #include "proto.h"
@@ -179,6 +185,14 @@ load_control(struct remote *r)
 	buf_free(&path);
 }
 
+/* The TCP port of domain's hosts: its route's, else control/smtpport. */
+static unsigned
+destination_port(struct remote *r, const char *domain)
+{
+	const struct route *route = route_find(&r->routes, domain);
+	return route != NULL ? route->port : (unsigned)r->control[SET_PORT].number;
+}
+
 /* The hosts to try: a route's host (literal or resolved), or the MX. */
 static int
 resolve(struct remote *r, const char *domain, struct dns_result *res, unsigned *port)
@@ -191,12 +205,8 @@ resolve(struct remote *r, const char *domain, struct dns_result *res, unsigned *
 	if (resolver == NULL)
 		die(EXIT_TEMP, "%s", err.data);
 	const struct route *route = route_find(&r->routes, domain);
-	const char *target = domain;
-	*port = (unsigned)r->control[SET_PORT].number;
-	if (route != NULL) {
-		target = route->host;
-		*port = route->port;
-	}
+	const char *target = route != NULL ? route->host : domain;
+	*port = destination_port(r, domain);
 	uint64_t seed;
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
@@ -221,6 +231,13 @@ now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The clock of the dead-host table. */
+static long long
+now_seconds(void)
+{
+	return now_ms() / 1000;
 }
 
 struct attempt {
@@ -303,7 +320,8 @@ message_8bit(int fd)
 }
 
 /* One destination: its hosts (resolved once per session and again after
- * every host failed), and the SMTP session in use. */
+ * every host failed), the addresses that are down, and the SMTP session
+ * in use. */
 struct dest {
 	struct remote *r;
 	const char *domain;
@@ -315,7 +333,78 @@ struct dest {
 	struct attempt at;
 	char mx_name[DNS_NAME_MAX];
 	char mx_addr[DNS_ADDRESS_TEXT_MAX];
+	struct hostdown down;
+	struct buf news; /* hostdown/hostup records learned, not yet sent */
 };
+
+static void
+dest_init(struct dest *d, struct remote *r, const char *domain)
+{
+	memset(d, 0, sizeof *d);
+	d->r = r;
+	d->domain = domain;
+	d->port = destination_port(r, domain);
+	hostdown_init(&d->down, 0);
+}
+
+/* What an attempt taught about an address: news for sched when that
+ * changes the table (docs/protocol.md, hostdown and hostup). */
+static void
+dest_learn(struct dest *d, const char *addr, enum smtp_host_health health)
+{
+	if (health == SMTP_HOST_ALIVE) {
+		if (hostdown_answered(&d->down, addr, d->port) == 1) {
+			buf_append_str(&d->news, "hostup ");
+			proto_field(&d->news, addr);
+			buf_append_char(&d->news, '\n');
+		}
+	} else if (health == SMTP_HOST_DEAD) {
+		long long seconds = hostdown_failed(&d->down, addr, d->port, now_seconds());
+		if (seconds > 0) {
+			buf_append_str(&d->news, "hostdown ");
+			proto_field(&d->news, addr);
+			buf_printf(&d->news, " %lld\n", seconds);
+		}
+	}
+}
+
+/* Opens a session to one address of one host.  Returns 0, or -1 with
+ * *fail. */
+static int
+dest_try(struct dest *d, const struct dns_host *host, struct dns_address *addr,
+	 struct smtp_result *fail)
+{
+	set_port(&addr->addr, d->port);
+	d->r->cfg.tls_servername = host->name;
+	snprintf(d->mx_name, sizeof d->mx_name, "%s", host->name);
+	snprintf(d->mx_addr, sizeof d->mx_addr, "%s", addr->text);
+	d->at.mx_name = d->mx_name;
+	d->at.mx_addr = d->mx_addr;
+	d->at.tls[0] = '\0';
+	int rc = smtp_open(&d->s, &d->r->cfg, (struct sockaddr *)&addr->addr, addr->addr_len, fail);
+	/* The first try says whether the host is alive: a retry happens
+	 * only after it accepted EHLO. */
+	dest_learn(d, addr->text, d->s.health);
+	if (rc == 0) {
+		snprintf(d->at.tls, sizeof d->at.tls, "%s", d->s.tls);
+		d->open = 1;
+		return 0;
+	}
+	/* Opportunistic TLS whose handshake failed: the same host again
+	 * without STARTTLS (plain text is what "may" accepts), rather than
+	 * losing a working MX over a TLS quirk. */
+	if (d->r->cfg.tls == SMTP_TLS_MAY && strcmp(fail->v.enhanced, "4.7.5") == 0) {
+		d->r->cfg.tls = SMTP_TLS_NONE;
+		rc = smtp_open(&d->s, &d->r->cfg, (struct sockaddr *)&addr->addr, addr->addr_len,
+			       fail);
+		d->r->cfg.tls = SMTP_TLS_MAY;
+		if (rc == 0) {
+			d->open = 1;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 /* Gets a usable session: the open one, or a new one to the first host
  * that takes it.  Returns 0, or -1 with *fail (DNS, or the last host's
@@ -349,40 +438,36 @@ dest_session(struct dest *d, struct smtp_result *fail)
 		}
 		d->resolved = 1;
 	}
-	for (size_t h = 0; h < d->dns.host_count; h++) {
-		struct dns_host *host = &d->dns.hosts[h];
-		for (size_t i = 0; i < host->address_count; i++) {
-			struct dns_address *addr = &host->address[i];
-			set_port(&addr->addr, d->port);
-			d->r->cfg.tls_servername = host->name;
-			snprintf(d->mx_name, sizeof d->mx_name, "%s", host->name);
-			snprintf(d->mx_addr, sizeof d->mx_addr, "%s", addr->text);
-			d->at.mx_name = d->mx_name;
-			d->at.mx_addr = d->mx_addr;
-			d->at.tls[0] = '\0';
-			if (smtp_open(&d->s, &d->r->cfg, (struct sockaddr *)&addr->addr,
-				      addr->addr_len, fail) == 0) {
-				snprintf(d->at.tls, sizeof d->at.tls, "%s", d->s.tls);
-				d->open = 1;
-				return 0;
-			}
-			/* Opportunistic TLS whose handshake failed: the same host
-			 * again without STARTTLS (plain text is what "may" accepts),
-			 * rather than losing a working MX over a TLS quirk. */
-			if (d->r->cfg.tls == SMTP_TLS_MAY &&
-			    strcmp(fail->v.enhanced, "4.7.5") == 0) {
-				d->r->cfg.tls = SMTP_TLS_NONE;
-				int rc = smtp_open(&d->s, &d->r->cfg, (struct sockaddr *)&addr->addr,
-						   addr->addr_len, fail);
-				d->r->cfg.tls = SMTP_TLS_MAY;
-				if (rc == 0) {
-					d->at.tls[0] = '\0';
-					d->open = 1;
+	/* Every address in MX order, those that are down after the others
+	 * (qmail's tcpto): a dead MX at the head of the list then costs one
+	 * timeout, not one per connection, and when all are down all are
+	 * still tried.  Which are down is decided once, before the first
+	 * try, so that an address failing now is not tried twice. */
+	size_t total = 0;
+	for (size_t h = 0; h < d->dns.host_count; h++)
+		total += d->dns.hosts[h].address_count;
+	unsigned char *down = xcalloc(total ? total : 1, 1);
+	long long now = now_seconds();
+	size_t k = 0;
+	for (size_t h = 0; h < d->dns.host_count; h++)
+		for (size_t i = 0; i < d->dns.hosts[h].address_count; i++)
+			down[k++] = hostdown_remaining(&d->down, d->dns.hosts[h].address[i].text,
+						       d->port, now) > 0;
+	for (unsigned char pass = 0; pass < 2; pass++) {
+		k = 0;
+		for (size_t h = 0; h < d->dns.host_count; h++) {
+			struct dns_host *host = &d->dns.hosts[h];
+			for (size_t i = 0; i < host->address_count; i++) {
+				if (down[k++] != pass)
+					continue;
+				if (dest_try(d, host, &host->address[i], fail) == 0) {
+					free(down);
 					return 0;
 				}
 			}
 		}
 	}
+	free(down);
 	/* Every host failed: look them up again next time. */
 	dns_result_free(&d->dns);
 	d->resolved = 0;
@@ -408,6 +493,7 @@ dest_deliver(struct dest *d, const char *sender, char *const *rcpts, size_t n, i
 	msgsrc_close(&msg);
 }
 
+/* The end of the destination's work: QUIT, and everything freed. */
 static void
 dest_close(struct dest *d)
 {
@@ -417,6 +503,8 @@ dest_close(struct dest *d)
 	if (d->resolved)
 		dns_result_free(&d->dns);
 	d->resolved = 0;
+	hostdown_free(&d->down);
+	buf_free(&d->news);
 }
 
 static int
@@ -427,9 +515,7 @@ cli(struct remote *r, const char *domain, const char *sender, char *const *rcpts
 	long long start = now_ms();
 	struct smtp_result *results = xcalloc(nrcpts, sizeof *results);
 	struct dest d;
-	memset(&d, 0, sizeof d);
-	d.r = r;
-	d.domain = domain;
+	dest_init(&d, r, domain);
 	dest_deliver(&d, sender, rcpts, nrcpts, fd, 0, size, 0, size, message_8bit(fd), results);
 	long ms = (long)(now_ms() - start);
 	int delivered = 0, failed = 0;
@@ -536,9 +622,12 @@ session_send(struct session_io *io, const struct buf *b)
 	}
 }
 
+/* A field of decimal digits (strtoll alone would take blanks and signs). */
 static long long
 parse_number(const char *s)
 {
+	if (strspn(s, "0123456789") != strlen(s))
+		return -1;
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
@@ -553,9 +642,7 @@ session(struct remote *r, const char *domain)
 	struct session_io io = {0, BUF_INIT, {0}, 0};
 	struct buf line = BUF_INIT, storage = BUF_INIT, out = BUF_INIT;
 	struct dest d;
-	memset(&d, 0, sizeof d);
-	d.r = r;
-	d.domain = domain;
+	dest_init(&d, r, domain);
 	buf_printf(&out, "hello mailshot-remote %d\n", PROTO_VERSION);
 	session_send(&io, &out);
 	int greeted = 0;
@@ -588,6 +675,19 @@ session(struct remote *r, const char *domain)
 		}
 		if (strcmp(f[0], "quit") == 0 && n == 1)
 			break;
+		/* Addresses another remote of this destination found down or up
+		 * again: into the table, not sent back (docs/protocol.md). */
+		if (strcmp(f[0], "hostdown") == 0 && n == 3) {
+			if (hostdown_merge(&d.down, f[1], d.port, parse_number(f[2]),
+					   now_seconds()) == -1)
+				die(EXIT_TEMP, "session: malformed hostdown record");
+			continue;
+		}
+		if (strcmp(f[0], "hostup") == 0 && n == 2) {
+			if (hostdown_answered(&d.down, f[1], d.port) == -1)
+				die(EXIT_TEMP, "session: malformed hostup record");
+			continue;
+		}
 		if (strcmp(f[0], "job") != 0 || n < 8)
 			die(EXIT_TEMP, "session: unknown or short record \"%s\"", f[0]);
 		/* job ID OFFSET LENGTH ENCODING SIZE SENDER RCPT... */
@@ -614,6 +714,10 @@ session(struct remote *r, const char *domain)
 		close(fd);
 		long ms = (long)(now_ms() - start);
 		buf_reset(&out);
+		/* What this job taught about the hosts goes first, so that sched
+		 * has it before the results free the next job. */
+		buf_append(&out, d.news.data, d.news.len);
+		buf_reset(&d.news);
 		for (size_t i = 0; i < nrcpts; i++) {
 			if (results[i].v.throttle) {
 				char secs[32] = "";

@@ -184,6 +184,7 @@ smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct so
 	}
 	if (ehlo(s, &reply, fail) == -1)
 		goto fail;
+	s->health = SMTP_HOST_ALIVE;
 
 	int want_tls = (s->ext.flags & SMTP_EXT_STARTTLS) && cfg->tls != SMTP_TLS_NONE;
 	if (!want_tls && cfg->tls > SMTP_TLS_MAY) {
@@ -223,6 +224,8 @@ smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct so
 	s->open = 1;
 	return 0;
 fail:
+	if (s->health != SMTP_HOST_ALIVE)
+		s->health = s->conn.error == CONN_LOCAL ? SMTP_HOST_UNKNOWN : SMTP_HOST_DEAD;
 	conn_close(&s->conn);
 	smtp_reader_free(s->reader);
 	s->reader = NULL;

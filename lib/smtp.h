@@ -52,6 +52,16 @@ struct smtp_result {
 	char text[SMTP_REPLY_MAX_TEXT + 1]; /* the server's text, or our reason */
 };
 
+/* What smtp_open learned about the host itself (remote's dead-host table,
+ * lib/hostdown.h): its failures before accepting EHLO or HELO are the
+ * host's; later ones (TLS, policy) and our own side's are not. */
+enum smtp_host_health {
+	SMTP_HOST_UNKNOWN, /* our side failed (CONN_LOCAL: descriptors, outgoing address) */
+	SMTP_HOST_ALIVE,   /* it accepted EHLO or HELO, whatever came after */
+	SMTP_HOST_DEAD,	   /* refused, timed out, bad or no greeting, dropped, or EHLO and
+			      HELO refused */
+};
+
 struct smtp_session {
 	const struct smtp_config *cfg;
 	struct conn conn;
@@ -61,6 +71,7 @@ struct smtp_session {
 	int dirty;	/* a transaction was left half done: RSET first */
 	int transactions;
 	char tls[128];	/* "" or "TLSv1.3/CIPHER" */
+	enum smtp_host_health health; /* set by smtp_open, whether it succeeds or not */
 	struct buf out; /* commands and message bytes waiting to be written */
 };
 
@@ -70,6 +81,7 @@ struct smtp_session {
  * -1 with *fail set when this host could not be used (the caller then
  * tries the next address or MX): connection refused or timed out, a 4xx
  * or 5xx greeting, EHLO and HELO refused, TLS required but absent.
+ * Either way s->health says whether the host itself answered.
  */
 int smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct sockaddr *addr,
 	      socklen_t addrlen, struct smtp_result *fail);

@@ -3,9 +3,12 @@
 mailshot-remote --session on a socketpair, sends one job per message of
 the given spool batches (each with the batch's descriptor attached), and
 prints every record remote sends back.  With --window N at most N jobs are
-outstanding (default: all at once).
+outstanding (default: all at once).  Each --send RECORD is sent as it is,
+after the hello and before the first job (as sched sends the hostdown
+records it knows to a new remote).
 
 usage: drive_remote.py REMOTE SPOOL DOMAIN BATCH... [--window N] [--cat MAILSHOT-CAT]
+                       [--send RECORD]...
 """
 import argparse
 import os
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("--slice", default="0/1", help="K/N: only every N-th job, starting at K")
     ap.add_argument("--quiet", action="store_true", help="print only the summary")
     ap.add_argument("--pause", type=float, default=0, help="seconds to wait after each result")
+    ap.add_argument("--send", action="append", default=[], help="a record to send before the jobs")
     args = ap.parse_args()
 
     jobs = []
@@ -49,6 +53,8 @@ def main():
         print("bad hello: %r" % hello, file=sys.stderr)
         return 1
     parent.sendall(b"hello mailshot-sched 1\n")
+    for record in args.send:
+        parent.sendall(record.encode() + b"\n")
 
     def esc(s):
         if s == "":
@@ -68,9 +74,15 @@ def main():
             if b not in files:
                 files[b] = os.open(b, os.O_RDONLY)
             line = "job %s:%s %s %s %s %s %s %s\n" % (os.path.basename(b), idx, off, blen, enc, size, esc(sender), esc(rcpt))
-            socket.send_fds(parent, [line.encode()], [files[b]])
+            try:
+                socket.send_fds(parent, [line.encode()], [files[b]])
+            except OSError:
+                break  # remote has gone: the read below says so
             sent += 1
-        rec = f.readline()
+        try:
+            rec = f.readline()
+        except OSError:
+            rec = b""
         if not rec:
             print("remote closed the session early", file=sys.stderr)
             break
@@ -79,7 +91,10 @@ def main():
             done += 1
             if args.pause:
                 time.sleep(args.pause)
-    parent.sendall(b"quit\n")
+    try:
+        parent.sendall(b"quit\n")
+    except OSError:
+        pass  # remote has gone already
     _, status, ru = os.wait4(p.pid, 0)
     p.returncode = rc = os.waitstatus_to_exitcode(status)
     el = time.monotonic() - start
