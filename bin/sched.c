@@ -1155,7 +1155,7 @@ handle_record(struct rproc *p, const char *line, size_t len)
 	} else if (strcmp(f[0], "hostdown") == 0 && n == 3) {
 		long long secs = atoll(f[2]);
 		if (secs > 0 && *f[1])
-			relay_host(p, f[1], secs > 86400 ? 86400 : secs);
+			relay_host(p, f[1], secs > 3600 ? 3600 : secs);
 	} else if (strcmp(f[0], "hostup") == 0 && n == 2) {
 		if (*f[1])
 			relay_host(p, f[1], 0);
@@ -1334,7 +1334,7 @@ find_remote(const char *argv0)
 		S.remote_path = env;
 		return;
 	}
-	static char path[PATH_MAX];
+	static char path[PATH_MAX + 32];
 	char self[PATH_MAX];
 	ssize_t n = -1;
 	if (strchr(argv0, '/') != NULL) {
@@ -1349,8 +1349,9 @@ find_remote(const char *argv0)
 	}
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
-	*slash = '\0';
-	snprintf(path, sizeof path, "%s/mailshot-remote", self);
+	if (slash != NULL)
+		*slash = '\0';
+	snprintf(path, sizeof path, "%s/mailshot-remote", slash != NULL ? self : ".");
 	S.remote_path = path;
 }
 
@@ -1571,8 +1572,13 @@ main(int argc, char **argv)
 		say("error: unable to flush the queue state; retrying");
 		sleep(1);
 	}
-	say("done: %zu delivered, %zu bounced, %zu deferred, %zu expired", S.delivered, S.failed,
-	    S.deferred, S.expired);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	say("done: %zu delivered, %zu bounced, %zu deferred, %zu expired; cpu %.2f s, peak rss %ld kB",
+	    S.delivered, S.failed, S.deferred, S.expired,
+	    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+	    ru.ru_maxrss);
 	free(pfd);
 	for (size_t i = 0; i < S.nbatches; i++)
 		if (S.batches[i] != NULL) {
