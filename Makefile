@@ -95,6 +95,7 @@ clang:
 bench: all
 	@sh bench/enqueue-bench
 	@sh bench/remote-bench
+	@sh bench/sched-bench
 
 FUZZ_CC ?= clang
 fuzz:
