@@ -65,9 +65,12 @@ static const struct control_setting settings[] = {
 	{"queuelifetime", 0, "2d", 0, 0, "how long a message may stay queued, then it expires"},
 	{"shutdowntimeout", 1, "30", 1, 3600,
 	 "seconds SIGTERM waits for deliveries in flight"},
+	{"pausemin", 1, "60", 1, 86400,
+	 "seconds a destination is paused after it pushes back (421, refused connections)"},
+	{"pausemax", 1, "1800", 1, 86400, "the pause doubles with each episode up to this"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
-enum { SET_CONCURRENCY, SET_LIFETIME, SET_SHUTDOWN, SET_COUNT };
+enum { SET_CONCURRENCY, SET_LIFETIME, SET_SHUTDOWN, SET_PAUSEMIN, SET_PAUSEMAX, SET_COUNT };
 
 /* A queued batch: 8 bytes per message in memory, plus its final marks. */
 struct batch {
@@ -235,6 +238,12 @@ load_control(struct buf *err)
 	schedcore_config_default(&cfg);
 	cfg.seed = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
 	cfg.max_inflight = (unsigned)values[SET_CONCURRENCY].number;
+	cfg.pause_min = values[SET_PAUSEMIN].number;
+	cfg.pause_max = values[SET_PAUSEMAX].number;
+	if (cfg.pause_max < cfg.pause_min) {
+		buf_printf(err, "%s/control/pausemax: shorter than pausemin", S.root);
+		goto fail;
+	}
 	const char *why = NULL;
 	long long life;
 	if (when_parse_duration(values[SET_LIFETIME].text, &life, &why) == -1 || life < 1 ||

@@ -369,11 +369,11 @@ dest_throttle(struct schedcore *s, uint32_t di, int64_t started, long long hint)
 	}
 	d->window = d->window > 1 ? d->window / 2 : 1;
 	if (d->backoff == 0)
-		d->backoff = SCHEDCORE_PAUSE_MIN;
-	else if (d->backoff < SCHEDCORE_PAUSE_MAX / 2)
+		d->backoff = s->cfg.pause_min;
+	else if (d->backoff < s->cfg.pause_max / 2)
 		d->backoff *= 2;
 	else
-		d->backoff = SCHEDCORE_PAUSE_MAX;
+		d->backoff = s->cfg.pause_max;
 	d->pause_until = now + (hinted > d->backoff ? hinted : d->backoff);
 	d->throttled_at = now;
 	d->throttles++;
@@ -609,6 +609,8 @@ schedcore_config_default(struct schedcore_config *cfg)
 	cfg->default_concurrency = 10;
 	cfg->queue_lifetime = 2 * 86400;
 	cfg->jitter_percent = 10;
+	cfg->pause_min = SCHEDCORE_PAUSE_MIN;
+	cfg->pause_max = SCHEDCORE_PAUSE_MAX;
 	cfg->max_messages = 10000000;
 	cfg->max_dests = 1000000;
 	cfg->seed = 0;
@@ -626,6 +628,10 @@ schedcore_config_check(const struct schedcore_config *cfg)
 		return "queue lifetime: 1 second to 10 years";
 	if (cfg->jitter_percent > 50)
 		return "jitter: 0 to 50 percent";
+	if (cfg->pause_min < 1 || cfg->pause_min > 86400)
+		return "pause after a throttle signal: 1 second to a day";
+	if (cfg->pause_max < cfg->pause_min || cfg->pause_max > 86400)
+		return "longest pause: from the first pause to a day";
 	if (cfg->max_messages < 1 || cfg->max_messages > ((size_t)1 << 31))
 		return "maximum of queued messages: 1 to 2^31";
 	if (cfg->max_dests < 1 || cfg->max_dests > ((size_t)1 << 24))

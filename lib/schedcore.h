@@ -78,8 +78,8 @@
 #define SCHEDCORE_INFLIGHT_MAX 10000   /* the largest global or per-destination cap */
 #define SCHEDCORE_RATE_MAX 1000000     /* messages per minute, as control/domains */
 #define SCHEDCORE_WINDOW_START 2       /* slow start: first window (or the cap if lower) */
-#define SCHEDCORE_PAUSE_MIN 60	       /* first pause after a throttle signal */
-#define SCHEDCORE_PAUSE_MAX 1800       /* the backoff doubles up to this */
+#define SCHEDCORE_PAUSE_MIN 60	       /* default first pause after a throttle signal */
+#define SCHEDCORE_PAUSE_MAX 1800       /* default: the backoff doubles up to this */
 #define SCHEDCORE_PAUSE_HINT_MAX 3600  /* a server's hint can pause a destination this long */
 #define SCHEDCORE_RETRY_HINT_MAX 86400 /* a server's hint can delay a message this long */
 #define SCHEDCORE_LIFETIME_MAX (3650L * 86400) /* queue lifetime: 1 s to 10 years */
@@ -130,6 +130,8 @@ struct schedcore_config {
 	size_t max_messages;	      /* queued messages at most, 1..2^31: 10,000,000 */
 	size_t max_dests;	      /* destinations at most, 1..2^24: 1,000,000 */
 	uint64_t seed;		      /* the jitter's random generator (any value) */
+	long pause_min;		      /* first pause after a throttle signal, 1..86400 s: 60 */
+	long pause_max;		      /* the backoff doubles up to this, pause_min..86400 s: 1800 */
 	struct schedcore_retry retry; /* control/retry */
 };
 

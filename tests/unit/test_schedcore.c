@@ -232,9 +232,24 @@ test_config(void)
 	CHECK_INT_EQ(cfg.default_concurrency, 10);
 	CHECK_INT_EQ(cfg.queue_lifetime, 2 * 86400);
 
+	CHECK_INT_EQ(cfg.pause_min, SCHEDCORE_PAUSE_MIN);
+	CHECK_INT_EQ(cfg.pause_max, SCHEDCORE_PAUSE_MAX);
+
 	struct schedcore_config bad = cfg;
 	bad.max_inflight = 0;
 	CHECK(schedcore_config_check(&bad) != NULL);
+	bad = cfg;
+	bad.pause_min = 0;
+	CHECK(schedcore_config_check(&bad) != NULL);
+	bad = cfg;
+	bad.pause_min = 100, bad.pause_max = 99;
+	CHECK(schedcore_config_check(&bad) != NULL);
+	bad = cfg;
+	bad.pause_max = 86401;
+	CHECK(schedcore_config_check(&bad) != NULL);
+	bad = cfg;
+	bad.pause_min = bad.pause_max = 86400;
+	CHECK(schedcore_config_check(&bad) == NULL);
 	bad = cfg;
 	bad.max_inflight = SCHEDCORE_INFLIGHT_MAX + 1;
 	CHECK(schedcore_config_check(&bad) != NULL);
@@ -639,6 +654,39 @@ test_retry_after(void)
 }
 
 /* ---- adaptive window, pauses, backoff ---- */
+
+/* control/pausemin and pausemax: the backoff's bounds are settings. */
+static void
+test_pause_settings(void)
+{
+	struct schedcore_config cfg;
+	schedcore_config_default(&cfg);
+	cfg.pause_min = 2;
+	cfg.pause_max = 7;
+	struct schedcore *s = schedcore_new(&cfg, T0, NULL);
+	uint32_t a;
+	schedcore_dest_intern(s, "a.example", &a);
+	time_t now = T0;
+	long want[] = {2, 4, 7, 7};
+	for (int i = 0; i < 4; i++) {
+		CHECK_INT_EQ(schedcore_throttle(s, a, now, -1, "421"), 1);
+		CHECK_INT_EQ(info(s, a).pause_until - now, want[i]);
+		now = info(s, a).pause_until;
+	}
+	/* A hint longer than the backoff still wins. */
+	now += 1;
+	CHECK_INT_EQ(schedcore_throttle(s, a, now, 50, "421"), 1);
+	CHECK_INT_EQ(info(s, a).pause_until - now, 50);
+	/* SIGHUP with new bounds: the next episode uses them. */
+	cfg.pause_min = 3;
+	cfg.pause_max = 3;
+	CHECK_INT_EQ(schedcore_reconfigure(s, &cfg, now, NULL), 0);
+	now = info(s, a).pause_until;
+	CHECK_INT_EQ(schedcore_throttle(s, a, now, -1, "421"), 1);
+	CHECK_INT_EQ(info(s, a).pause_until - now, 3);
+	CHECK(schedcore_check(s) == NULL);
+	schedcore_free(s);
+}
 
 static void
 test_throttle(void)
@@ -1476,6 +1524,7 @@ main(void)
 	test_expiry();
 	test_retry_after();
 	test_throttle();
+	test_pause_settings();
 	test_caps_simulation();
 	test_no_starvation();
 	test_order();
