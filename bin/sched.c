@@ -897,6 +897,7 @@ send_line(struct rproc *p, const struct buf *line, int fd)
 		struct cmsghdr align;
 		char space[CMSG_SPACE(sizeof(int))];
 	} control;
+	memset(&control, 0, sizeof control);
 	struct msghdr mh = {0};
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -1497,9 +1498,13 @@ main(int argc, char **argv)
 
 		size_t busy = busy_count();
 		if (S.stopping && (busy == 0 || now_ms() >= stop_deadline)) {
+			/* Past the bound: what is still in flight is tried
+			 * again after the next start (no outcome recorded). */
 			for (size_t i = 0; i < S.nprocs; i++)
-				if (S.procs[i].pid > 0)
-					kill(S.procs[i].pid, busy ? SIGKILL : SIGTERM);
+				if (S.procs[i].pid > 0 && S.procs[i].state == R_BUSY)
+					kill(S.procs[i].pid, SIGKILL);
+			if (busy)
+				say("stopping: %zu deliveries still in flight abandoned", busy);
 			break;
 		}
 		struct schedcore_stats st;
