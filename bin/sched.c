@@ -43,6 +43,7 @@
 #include "buf.h"
 #include "control.h"
 #include "die.h"
+#include "hostdown.h"
 #include "input.h"
 #include "log.h"
 #include "proto.h"
@@ -57,7 +58,7 @@
 #define FLUSH_PENDING 2000   /* or as soon as this many are waiting */
 #define IDLE_QUIT 30	     /* seconds an idle remote is kept */
 #define INDEX_BITS 20	     /* message index within a batch, in an id */
-#define HOSTS_MAX 64	     /* hostdown entries kept per destination */
+#define HOSTS_MAX 64	     /* dead MX addresses kept per destination */
 
 static const struct control_setting settings[] = {
 	{"concurrency", 1, "100", 1, SCHEDCORE_INFLIGHT_MAX,
@@ -85,11 +86,6 @@ struct batch {
 	int dirty;
 };
 
-struct hostdown {
-	char *addr;
-	time_t until;
-};
-
 /* What sched knows of a destination beyond the core. */
 struct sdest {
 	char *name;
@@ -97,8 +93,7 @@ struct sdest {
 	int route;    /* served by a shared route (policy by its host) */
 	unsigned cap;
 	unsigned procs; /* remote processes alive (any state) */
-	struct hostdown hosts[HOSTS_MAX];
-	size_t nhosts;
+	struct hostdown down; /* dead MX addresses, from remotes' hostdown records */
 };
 
 enum rstate { R_IDLE, R_BUSY, R_QUITTING, R_DEAD };
@@ -349,6 +344,7 @@ dest_of(const char *domain, uint32_t *out)
 		sd->name = xstrdup(name);
 		sd->domain = xstrdup(domain);
 		sd->route = shared;
+		hostdown_init(&sd->down, HOSTS_MAX);
 		S.ndests = *out + 1;
 		apply_policy(*out);
 	}
@@ -450,8 +446,10 @@ batch_adopt(struct queue_state *st, unsigned dir)
 			die(EXIT_TEMP, "%s: message %zu: the queue is full", b->name, i);
 		queued++;
 	}
-	if (b->open == 0) /* finished before the restart: remove it */
+	if (b->open == 0) { /* finished before the restart: remove it */
 		mark_dirty(slot);
+		pending_one();
+	}
 	queue_state_free(st);
 	return queued;
 }
@@ -644,6 +642,17 @@ flush(void)
 		}
 		buf_reset(&S.bounces);
 	}
+	/* The log before the journal: a crash between them leaves an outcome
+	 * logged whose final line is not on disk (the message is tried, and
+	 * logged, again), never a final line without its log line. */
+	if (S.log.pending.len > 0) {
+		fwrite(S.log.pending.data, 1, S.log.pending.len, stderr);
+		fflush(stderr);
+		if (log_flush(&S.log, &err) == -1) {
+			say("warning: %s", err.data);
+			buf_reset(&S.log.pending);
+		}
+	}
 	size_t kept = 0;
 	struct buf path = BUF_INIT;
 	for (size_t i = 0; i < S.ndirty; i++) {
@@ -654,13 +663,23 @@ flush(void)
 		if (b->journal.len > 0) {
 			batch_path(&path, b, ".state");
 			int fd = open(path.data, O_WRONLY | O_APPEND | O_CLOEXEC);
-			ssize_t w = fd == -1 ? -1 : write(fd, b->journal.data, b->journal.len);
-			int ok = w == (ssize_t)b->journal.len && fdatasync(fd) == 0;
+			struct stat sb;
+			int ok = fd != -1 && fstat(fd, &sb) == 0;
+			if (ok) {
+				ssize_t w = write(fd, b->journal.data, b->journal.len);
+				ok = w == (ssize_t)b->journal.len && fdatasync(fd) == 0;
+				/* A short write (disk full): cut it off, so that the
+				 * retry appends whole lines after whole lines. */
+				if (!ok && ftruncate(fd, sb.st_size) == -1)
+					say("warning: unable to truncate %s: %s", path.data,
+					    strerror(errno));
+			}
+			int saved = errno;
 			if (fd != -1)
 				close(fd);
 			if (!ok) {
 				say("warning: unable to append to %s: %s (will try again)", path.data,
-				    strerror(errno));
+				    strerror(saved));
 				S.dirty[kept++] = slot;
 				continue;
 			}
@@ -672,14 +691,6 @@ flush(void)
 	}
 	S.ndirty = kept;
 	buf_free(&path);
-	if (S.log.pending.len > 0) {
-		fwrite(S.log.pending.data, 1, S.log.pending.len, stderr);
-		fflush(stderr);
-		if (log_flush(&S.log, &err) == -1) {
-			say("warning: %s", err.data);
-			buf_reset(&S.log.pending);
-		}
-	}
 	buf_free(&err);
 	S.pending = 0;
 	S.flush_due = kept ? now_ms() + 1000 : 0;
@@ -789,6 +800,20 @@ load_queue(void)
 			if (bsearch(&(char *){base}, names, n, sizeof *names, name_cmp) == NULL) {
 				buf_reset(&path);
 				buf_printf(&path, "%s/%s", dir.data, states[i]);
+				/* Normally a finished batch; say so if it was not. */
+				struct queue_state st;
+				int missing;
+				buf_reset(&err);
+				if (queue_state_read(path.data, base, &st, &err, &missing) == 0) {
+					size_t open = 0;
+					for (size_t k = 0; k < st.count; k++)
+						open += st.final[k] == QUEUE_OPEN;
+					if (open)
+						say("warning: %s: its batch is missing; %zu undelivered "
+						    "messages lost",
+						    path.data, open);
+					queue_state_free(&st);
+				}
 				unlink(path.data);
 			}
 		}
@@ -930,26 +955,12 @@ quit_proc(struct rproc *p)
 	p->state = R_QUITTING;
 }
 
+/* Sends p the addresses of its destination that are down now. */
 static void
-send_hosts(struct rproc *p, const char *except_addr, int up)
+send_hosts(struct rproc *p)
 {
-	struct sdest *sd = &S.dests[p->dest];
 	struct buf out = BUF_INIT;
-	time_t now = time(NULL);
-	for (size_t i = 0; i < sd->nhosts; i++) {
-		if (sd->hosts[i].until <= now)
-			continue;
-		if (except_addr && strcmp(except_addr, sd->hosts[i].addr) != 0)
-			continue;
-		buf_append_str(&out, "hostdown ");
-		proto_field(&out, sd->hosts[i].addr);
-		buf_printf(&out, " %lld\n", (long long)(sd->hosts[i].until - now));
-	}
-	if (up && except_addr) {
-		buf_append_str(&out, "hostup ");
-		proto_field(&out, except_addr);
-		buf_append_char(&out, '\n');
-	}
+	hostdown_records(&S.dests[p->dest].down, 0, time(NULL), &out);
 	if (out.len)
 		send_line(p, &out, -1);
 	buf_free(&out);
@@ -1009,7 +1020,7 @@ spawn(uint32_t dest)
 	int fl = fcntl(p->sock, F_GETFL);
 	fcntl(p->sock, F_SETFL, fl & ~O_NONBLOCK);
 	send_line(p, &hello, -1);
-	send_hosts(p, NULL, 0);
+	send_hosts(p);
 	fcntl(p->sock, F_SETFL, fl);
 	buf_free(&hello);
 	return p;
@@ -1085,35 +1096,23 @@ later:
 	return -1;
 }
 
+/* A remote's hostdown (secs > 0) or hostup (secs 0): kept for the
+ * destination's next remotes, and passed on to its other remotes now. */
 static void
 relay_host(struct rproc *from, const char *addr, long long secs)
 {
 	struct sdest *sd = &S.dests[from->dest];
-	time_t now = time(NULL);
-	size_t i;
-	for (i = 0; i < sd->nhosts; i++)
-		if (strcmp(sd->hosts[i].addr, addr) == 0)
-			break;
+	struct buf out = BUF_INIT;
 	if (secs > 0) {
-		if (i == sd->nhosts) {
-			if (sd->nhosts == HOSTS_MAX) {
-				/* replace the one that ends first */
-				size_t old = 0;
-				for (size_t k = 1; k < sd->nhosts; k++)
-					if (sd->hosts[k].until < sd->hosts[old].until)
-						old = k;
-				free(sd->hosts[old].addr);
-				sd->hosts[old] = sd->hosts[--sd->nhosts];
-			}
-			i = sd->nhosts++;
-			sd->hosts[i].addr = xstrdup(addr);
-			sd->hosts[i].until = 0;
-		}
-		if (now + secs > sd->hosts[i].until)
-			sd->hosts[i].until = now + secs;
-	} else if (i < sd->nhosts) {
-		free(sd->hosts[i].addr);
-		sd->hosts[i] = sd->hosts[--sd->nhosts];
+		hostdown_merge(&sd->down, addr, 0, secs, time(NULL));
+		buf_append_str(&out, "hostdown ");
+		proto_field(&out, addr);
+		buf_printf(&out, " %lld\n", secs);
+	} else {
+		hostdown_answered(&sd->down, addr, 0);
+		buf_append_str(&out, "hostup ");
+		proto_field(&out, addr);
+		buf_append_char(&out, '\n');
 	}
 	for (size_t k = 0; k < S.nprocs; k++) {
 		struct rproc *q = &S.procs[k];
@@ -1122,9 +1121,10 @@ relay_host(struct rproc *from, const char *addr, long long secs)
 			continue;
 		int fl = fcntl(q->sock, F_GETFL);
 		fcntl(q->sock, F_SETFL, fl & ~O_NONBLOCK);
-		send_hosts(q, addr, secs <= 0);
+		send_line(q, &out, -1);
 		fcntl(q->sock, F_SETFL, fl);
 	}
+	buf_free(&out);
 }
 
 /* A remote's job ended without a result (it died, or broke the protocol). */
@@ -1163,12 +1163,18 @@ handle_record(struct rproc *p, const char *line, size_t len)
 		free(p->throttle_text);
 		p->throttle_text = xstrdup(f[1]);
 	} else if (strcmp(f[0], "hostdown") == 0 && n == 3) {
-		long long secs = atoll(f[2]);
-		if (secs > 0 && *f[1])
-			relay_host(p, f[1], secs > 3600 ? 3600 : secs);
+		/* Checked as remote checks them: a malformed one passed on
+		 * would make every other remote stop. */
+		char *end;
+		long long secs = strtoll(f[2], &end, 10);
+		if (!hostdown_valid_address(f[1]) || *end != '\0' || f[2][0] < '1' ||
+		    f[2][0] > '9' || secs < 1 || secs > 3600)
+			goto bad;
+		relay_host(p, f[1], secs);
 	} else if (strcmp(f[0], "hostup") == 0 && n == 2) {
-		if (*f[1])
-			relay_host(p, f[1], 0);
+		if (!hostdown_valid_address(f[1]))
+			goto bad;
+		relay_host(p, f[1], 0);
 	} else if (strcmp(f[0], "result") == 0 && n == 11) {
 		/* result ID RCPT STATUS CODE ENHANCED MXNAME MXADDR TLS MS TEXT */
 		char id[24];
@@ -1612,8 +1618,7 @@ main(int argc, char **argv)
 	for (size_t d = 0; d < S.ndests; d++) {
 		free(S.dests[d].name);
 		free(S.dests[d].domain);
-		for (size_t h = 0; h < S.dests[d].nhosts; h++)
-			free(S.dests[d].hosts[h].addr);
+		hostdown_free(&S.dests[d].down);
 	}
 	free(S.dests);
 	for (size_t i = 0; i < S.nprocs; i++) {
