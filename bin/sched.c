@@ -59,6 +59,7 @@
 #define IDLE_QUIT 30	     /* seconds an idle remote is kept */
 #define INDEX_BITS 20	     /* message index within a batch, in an id */
 #define HOSTS_MAX 64	     /* dead MX addresses kept per destination */
+#define CRASHED_DELAY 10     /* s: in flight at a crash, tried again after this */
 
 static const struct control_setting settings[] = {
 	{"concurrency", 1, "100", 1, SCHEDCORE_INFLIGHT_MAX,
@@ -351,6 +352,15 @@ dest_of(const char *domain, uint32_t *out)
 	return 0;
 }
 
+/* How long a message in flight at a crash waits: the retry schedule's
+ * first interval, at most CRASHED_DELAY. */
+static long
+crashed_delay(void)
+{
+	long d = S.cfg.retry.delay[0];
+	return d < CRASHED_DELAY ? d : CRASHED_DELAY;
+}
+
 /* ---- batches ---- */
 
 static struct batch *
@@ -423,7 +433,7 @@ batch_adopt(struct queue_state *st, unsigned dir)
 		slot = S.nbatches++;
 	}
 	S.batches[slot] = b;
-	size_t queued = 0;
+	size_t queued = 0, crashed = 0;
 	time_t now = time(NULL);
 	for (size_t i = 0; i < b->count; i++) {
 		if (b->final[i] != QUEUE_OPEN)
@@ -442,10 +452,24 @@ batch_adopt(struct queue_state *st, unsigned dir)
 			.attempts = st->attempts[i],
 			.test = st->test[i],
 		};
+		if (st->started[i]) {
+			/* In flight when sched stopped without an outcome (a
+			 * crash): it may have been delivered.  It counts as an
+			 * attempt and waits a little behind the rest, so that a
+			 * sched crashing again and again does not send the same
+			 * messages at the head of the queue each time. */
+			m.attempts++;
+			if (m.next_attempt < now + crashed_delay())
+				m.next_attempt = now + crashed_delay();
+			crashed++;
+		}
 		if (schedcore_add(S.core, &m, now) != SCHEDCORE_ADDED)
 			die(EXIT_TEMP, "%s: message %zu: the queue is full", b->name, i);
 		queued++;
 	}
+	if (crashed)
+		say("%s: %zu messages were in flight at a crash: due again in %ld s", b->name, crashed,
+		    crashed_delay());
 	if (b->open == 0) { /* finished before the restart: remove it */
 		mark_dirty(slot);
 		pending_one();
@@ -1085,6 +1109,11 @@ start(const struct schedcore_event *ev)
 	p->job = ev->id;
 	send_line(p, &line, b->fd);
 	fcntl(p->sock, F_SETFL, fl);
+	/* Flushed with the outcomes: after a crash, what was in flight is
+	 * known, and goes behind the rest (batch_adopt). */
+	queue_journal_start(&b->journal, index, now);
+	mark_dirty((size_t)(ev->id >> INDEX_BITS));
+	pending_one();
 	buf_free(&line);
 	(void)now;
 	return 0;
@@ -1527,23 +1556,25 @@ main(int argc, char **argv)
 			if (S.procs[i].state == R_IDLE && now - S.procs[i].since >= IDLE_QUIT)
 				quit_proc(&S.procs[i]);
 
-		long long timeout = -1, t = now_ms();
-		if (wake > 0)
+		/* The earliest of what is waited for, at most a minute.  A time
+		 * already past counts as now: time() (the wake) lags the
+		 * millisecond clock by up to a tick, so wake * 1000 - t is
+		 * often a little below zero at a second's turn. */
+		long long timeout = 60000, t = now_ms();
+		if (wake > 0 && (long long)wake * 1000 - t < timeout)
 			timeout = (long long)wake * 1000 - t;
-		if (S.flush_due && (timeout < 0 || S.flush_due - t < timeout))
+		if (S.flush_due && S.flush_due - t < timeout)
 			timeout = S.flush_due - t;
 		for (size_t i = 0; i < S.nprocs; i++)
 			if (S.procs[i].state == R_IDLE) {
 				long long q = ((long long)S.procs[i].since + IDLE_QUIT) * 1000 - t;
-				if (timeout < 0 || q < timeout)
+				if (q < timeout)
 					timeout = q;
 			}
-		if (S.stopping && (timeout < 0 || stop_deadline - t < timeout))
+		if (S.stopping && stop_deadline - t < timeout)
 			timeout = stop_deadline - t;
-		if (timeout < 0 && timeout != -1)
+		if (timeout < 0)
 			timeout = 0;
-		if (timeout > 60000 || timeout == -1)
-			timeout = 60000;
 
 		size_t need = S.nprocs + 2;
 		if (need > pfd_cap) {

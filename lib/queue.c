@@ -34,6 +34,7 @@ queue_state_free(struct queue_state *st)
 	free(st->final);
 	free(st->attempts);
 	free(st->next);
+	free(st->started);
 	memset(st, 0, sizeof *st);
 }
 
@@ -59,6 +60,7 @@ alloc_arrays(struct queue_state *st, size_t count)
 	st->final = xcalloc(n, 1);
 	st->attempts = xcalloc(n, sizeof *st->attempts);
 	st->next = xcalloc(n, sizeof *st->next);
+	st->started = xcalloc(n, 1);
 }
 
 /* The domain of an address, lower-cased; NULL when there is none. */
@@ -296,7 +298,7 @@ queue_state_parse(const char *data, size_t len, const char *name, struct queue_s
 				where = JOURNAL;
 			continue;
 		}
-		/* Journal: d|f|x INDEX TIME, r INDEX ATTEMPTS NEXT. */
+		/* Journal: d|f|x|s INDEX TIME, r INDEX ATTEMPTS NEXT. */
 		if (k != 3 && k != 4) {
 			st->journal_ignored++;
 			continue;
@@ -311,10 +313,14 @@ queue_state_parse(const char *data, size_t len, const char *name, struct queue_s
 		    number(f[2], LLONG_MAX, &b) == 0) {
 			if (st->final[a] == QUEUE_OPEN)
 				st->final[a] = (unsigned char)f[0][0];
+			st->started[a] = 0;
+		} else if (k == 3 && strcmp(f[0], "s") == 0 && number(f[2], LLONG_MAX, &b) == 0) {
+			st->started[a] = 1;
 		} else if (k == 4 && strcmp(f[0], "r") == 0 && number(f[2], 65535, &b) == 0 &&
 			   number(f[3], LLONG_MAX, &c) == 0) {
 			st->attempts[a] = (uint16_t)b;
 			st->next[a] = (time_t)c;
+			st->started[a] = 0;
 		} else {
 			st->journal_ignored++;
 		}
@@ -439,6 +445,12 @@ queue_journal_retry(struct buf *out, size_t index, unsigned attempts, time_t nex
 {
 	buf_printf(out, "r %zu %u %lld\n", index, attempts > 65535 ? 65535 : attempts,
 		   (long long)(next < 0 ? 0 : next));
+}
+
+void
+queue_journal_start(struct buf *out, size_t index, time_t when)
+{
+	buf_printf(out, "s %zu %lld\n", index, (long long)(when < 0 ? 0 : when));
 }
 
 /* ---- bounce records ---- */

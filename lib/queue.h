@@ -40,6 +40,7 @@ struct queue_state {
 	unsigned char *final;	  /* count: QUEUE_OPEN or a final letter */
 	uint16_t *attempts;	  /* count: from the last "r" line, else 0 */
 	time_t *next;		  /* count: from the last "r" line, else 0 (due) */
+	unsigned char *started;	  /* count: 1 when the last line is an "s" (in flight) */
 	size_t journal_ignored;	  /* malformed journal lines skipped */
 	size_t valid_len;	  /* bytes up to the last LF (what to keep) */
 };
@@ -84,6 +85,8 @@ int queue_state_write(const char *dir, const struct queue_state *st, struct buf 
 /* Journal lines. */
 void queue_journal_final(struct buf *out, int what, size_t index, time_t when);
 void queue_journal_retry(struct buf *out, size_t index, unsigned attempts, time_t next);
+/* "s INDEX TIME": an attempt started (so a restart knows it was in flight). */
+void queue_journal_start(struct buf *out, size_t index, time_t when);
 
 /* ---- the bounce hand-off (bounce/new/) ---- */
 

@@ -306,7 +306,7 @@ expect_eq "$(find "$SP/queue" -name 'B.*' ! -name '*.state' | wc -l)" 4 "h4 take
 expect_eq "$(find "$SP/queue" -name 'B.*.state' | wc -l)" 4 "a state file each"
 if head -c "$bsize" "$b" | cmp -s - "$T/b.before"; then pass; else fail "torn line: the state file's good part changed"; fi
 if [ "$(tail -c 1 "$b" | od -An -c | tr -d ' ')" = '\n' ]; then pass; else fail "torn line: state file does not end in a line end"; fi
-tail -c +$((bsize + 1)) "$b" | grep -Ev '^([dfx] [0-9]+ [0-9]+|r [0-9]+ [0-9]+ [0-9]+)$' >"$T/badlines"
+tail -c +$((bsize + 1)) "$b" | grep -Ev '^([dfxs] [0-9]+ [0-9]+|r [0-9]+ [0-9]+ [0-9]+)$' >"$T/badlines"
 if [ -s "$T/badlines" ]; then fail "torn line: journal after the cut: $(head -3 "$T/badlines")"; else pass; fi
 expect_no_grep 'malformed journal lines' "$T/once.err" "torn line cut, not carried into the journal"
 echo ":[127.0.0.1]:$DSINK_PORT" >"$SP/control/smtproutes"

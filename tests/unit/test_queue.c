@@ -114,6 +114,8 @@ test_from_batch_and_heads(void)
 		queue_journal_final(&j, QUEUE_FAILED, 3, 1763897000);
 		queue_journal_retry(&j, 3, 1, 1763897300); /* a final line is never undone */
 		queue_journal_final(&j, QUEUE_EXPIRED, 4, 1763897000);
+		queue_journal_start(&j, 1, 1763897950); /* in flight at the "crash" */
+		queue_journal_start(&j, 0, 1763897950); /* after a final line: ignored */
 		buf_append_str(&j, "r 2 1 176389"); /* torn: no LF */
 		int afd = open(spath, O_WRONLY | O_APPEND);
 		CHECK(write(afd, j.data, j.len) == (ssize_t)j.len);
@@ -129,7 +131,8 @@ test_from_batch_and_heads(void)
 		}
 		CHECK(back.final[0] == QUEUE_DELIVERED);
 		CHECK(back.final[1] == QUEUE_OPEN && back.attempts[1] == 2 &&
-		      back.next[1] == 1763897900);
+		      back.next[1] == 1763897900 && back.started[1] == 1);
+		CHECK(back.started[2] == 0 && back.started[3] == 0);
 		CHECK(back.final[2] == QUEUE_OPEN && back.attempts[2] == 0 && back.next[2] == 0);
 		CHECK(back.final[3] == QUEUE_FAILED);
 		CHECK(back.final[4] == QUEUE_EXPIRED);
@@ -184,6 +187,16 @@ test_hostile(void)
 {
 	CHECK(parses(HDR IDX) == 0);
 	CHECK(parses(HDR IDX "d 0 5\nr 1 3 99\n") == 0);
+	{
+		/* s, then r: no longer in flight; r, then s: in flight. */
+		struct queue_state st;
+		struct buf err = BUF_INIT;
+		const char *t = HDR IDX "s 0 5\nr 0 1 9\nr 1 1 9\ns 1 10\n";
+		CHECK(queue_state_parse(t, strlen(t), "s", &st, &err) == 0);
+		CHECK(st.started[0] == 0 && st.started[1] == 1);
+		queue_state_free(&st);
+		buf_free(&err);
+	}
 	CHECK(parses("") == -1);
 	CHECK(parses("mailshot-queue 2\n") == -1);
 	CHECK(parses(HDR) == -1);				   /* index missing */
@@ -209,7 +222,7 @@ test_hostile(void)
 	CHECK(parses(HDR "m 0  10 20 0 a\nm 1 40 20 1 b\n") == -1);
 	CHECK(parses(HDR "m 0 -10 20 0 a\nm 1 40 20 1 b\n") == -1);
 	/* Journal: bad lines are skipped and counted, never fatal. */
-	const char *junk[] = {"d 2 5\n", "d 0\n",	  "z 0 5\n",	  "r 0 70000 5\n",
+	const char *junk[] = {"s 0\n", "s 9 1\n", "d 2 5\n", "d 0\n",	  "z 0 5\n",	  "r 0 70000 5\n",
 			      "r 0 1\n", "dd 0 5\n",	  "d -1 5\n",	  "d 0 5 6 7\n",
 			      "\n",	 "d 99999999999999999999999 5\n", "r 0 1 x\n"};
 	for (size_t i = 0; i < sizeof junk / sizeof *junk; i++) {
