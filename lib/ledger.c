@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -282,6 +284,21 @@ is_committed(const struct ledger *l, const char *name)
 	return 0;
 }
 
+/* 1 when the process that named batch B.T.P.N no longer exists. */
+static int
+writer_gone(const char *name)
+{
+	const char *p = strchr(name + 2, '.');
+	if (p == NULL)
+		return 0;
+	char *end;
+	errno = 0;
+	long pid = strtol(p + 1, &end, 10);
+	if (errno != 0 || end == p + 1 || *end != '.' || pid <= 1 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
 int
 ledger_recover(struct ledger *l, const char *root, const char *campaign, unsigned *forward,
 	       unsigned *back, struct buf *err)
@@ -308,8 +325,12 @@ ledger_recover(struct ledger *l, const char *root, const char *campaign, unsigne
 		buf_reset(&owner);
 		if (spool_batch_campaign(path.data, &owner) == -1) {
 			/* Unreadable or cut short: cannot be committed (commit
-			 * follows the fsync), but it may be another campaign's
-			 * batch being written right now, so leave it. */
+			 * follows the fsync).  It may be another campaign's
+			 * batch being written right now, so leave it -- unless
+			 * its writer (the P of B.T.P.N) is gone: then it is
+			 * what a kill -9 left, and nobody else will remove it. */
+			if (writer_gone(de->d_name) && unlink(path.data) == 0)
+				(*back)++;
 			continue;
 		}
 		if (strcmp(owner.data, campaign) != 0)
