@@ -81,7 +81,7 @@ free_port() {
 
 # start_sink NAME [smtp-sink options...]: starts Postfix's smtp-sink on a
 # free port, dumping each transaction into $T/NAME/; sets SINK_PORT and
-# remembers the PID so finish stops it.
+# remembers the PID (SINK_PID) so finish stops it.
 PIDS=""
 start_sink() {
 	sname=$1
@@ -91,6 +91,7 @@ start_sink() {
 	chmod 755 "$T"
 	SINK_PORT=$(free_port)
 	/usr/sbin/smtp-sink -u nobody -d "$T/$sname/%M." "$@" 127.0.0.1:$SINK_PORT 256 &
+	SINK_PID=$!
 	PIDS="$PIDS $!"
 	i=0
 	while ! $PY -c "import socket; socket.create_connection(('127.0.0.1',$SINK_PORT),1).close()" 2>/dev/null; do
@@ -155,4 +156,94 @@ start_unbound() {
 	done
 	mkdir -p "$SPOOL/control"
 	echo "127.0.0.1:$DNS_PORT" >"$SPOOL/control/resolvers"
+}
+
+# mailshot-sched, under valgrind when MAILSHOT_VALGRIND is set (the
+# remotes it starts run plain).  sched_bg ERRFILE [options]: in the
+# background, stderr to ERRFILE; SCHED_PID is the process itself (valgrind
+# runs in the same process), so signals reach it.
+sched() { $wrap "$BIN/mailshot-sched" "$@"; }
+sched_bg() {
+	serr=$1
+	shift
+	$wrap "$BIN/mailshot-sched" "$@" 2>"$serr" &
+	SCHED_PID=$!
+	PIDS="$PIDS $SCHED_PID"
+}
+# stop_sched DESC: SIGTERM to SCHED_PID, which must exit 0 within 40 s.
+stop_sched() {
+	kill -TERM "$SCHED_PID" 2>/dev/null
+	i=0
+	while kill -0 "$SCHED_PID" 2>/dev/null && [ $i -lt 400 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$SCHED_PID" 2>/dev/null && kill -KILL "$SCHED_PID"
+	wait "$SCHED_PID"
+	src=$?
+	if [ $src -eq 0 ]; then pass; else fail "$1: sched exited $src after SIGTERM"; fi
+}
+
+# wait_for SECONDS DESC -- command...: until the command succeeds (checked
+# every 0.1 s); a failure when it does not within SECONDS.
+wait_for() {
+	wlimit=$1 wdesc=$2
+	shift 3
+	wi=0
+	while ! "$@" >/dev/null 2>&1; do
+		wi=$((wi + 1))
+		if [ $wi -gt $((wlimit * 10)) ]; then
+			fail "$wdesc: not within ${wlimit}s"
+			return 1
+		fi
+		sleep 0.1
+	done
+	pass
+}
+
+# start_sink_at NAME PORT [smtp-sink options...]: start_sink on a given
+# port (a server that comes back where one was down); sets SINK_PID.
+start_sink_at() {
+	sname=$1 SINK_PORT=$2
+	shift 2
+	mkdir -p "$T/$sname"
+	chmod 777 "$T/$sname"
+	chmod 755 "$T"
+	/usr/sbin/smtp-sink -u nobody -d "$T/$sname/%M." "$@" 127.0.0.1:$SINK_PORT 256 &
+	SINK_PID=$!
+	PIDS="$PIDS $SINK_PID"
+	i=0
+	while ! $PY -c "import socket; socket.create_connection(('127.0.0.1',$SINK_PORT),1).close()" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 50 ] && { fail "smtp-sink did not start on $SINK_PORT"; return 1; }
+		sleep 0.1
+	done
+}
+
+# start_conncount OUT TARGET_PORT...: tests/peers/conncount.py relaying a
+# fresh port to each target; sets CC_PID and CC_PORTS (in target order).
+# kill -USR1 $CC_PID writes OUT and starts counting afresh; kill $CC_PID
+# writes OUT and ends it.
+start_conncount() {
+	ccout=$1
+	shift
+	rm -f "$ccout" "$ccout.ports"
+	$PY "$ROOT/tests/peers/conncount.py" "$ccout" "$@" 2>"$ccout.log" &
+	CC_PID=$!
+	PIDS="$PIDS $CC_PID"
+	i=0
+	while [ ! -e "$ccout.ports" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && { fail "conncount did not start: $(cat "$ccout.log")"; return 1; }
+		sleep 0.05
+	done
+	CC_PORTS=$(cat "$ccout.ports" | tr '\n' ' ')
+}
+# conncount_read OUT SIGNAL: makes conncount write OUT (USR1: and go on;
+# TERM: and end) and waits for it.
+conncount_read() {
+	rm -f "$1"
+	kill -"$2" "$CC_PID"
+	i=0
+	while [ ! -e "$1" ]; do
+		i=$((i + 1)); [ $i -gt 100 ] && { fail "conncount wrote no $1"; return 1; }
+		sleep 0.05
+	done
+	[ "$2" = TERM ] && wait "$CC_PID"
+	return 0
 }
