@@ -1078,8 +1078,8 @@ start(const struct schedcore_event *ev)
 		struct rproc *q = &S.procs[i];
 		if (q->state == R_IDLE && q->dest == ev->dest && p == NULL)
 			p = q;
-		else if (q->state == R_IDLE && victim == NULL)
-			victim = q;
+		else if (q->state == R_IDLE && (victim == NULL || q->since < victim->since))
+			victim = q; /* the one idle longest */
 		alive++;
 	}
 	if (p == NULL) {
@@ -1519,11 +1519,20 @@ main(int argc, char **argv)
 				struct spool_read_message m;
 				struct buf e = BUF_INIT;
 				const char *rcpt = b && read_head(b, index, &m, &e) == 0 ? m.recipient : "";
-				struct outcome o = {rcpt, "", "", "", "", "", "", "queue lifetime or campaign deadline passed"};
+				/* The core keeps no per-message reply; the
+				 * destination's last error says why it waited. */
+				struct schedcore_dest_info di;
+				struct buf text = BUF_INIT;
+				buf_append_str(&text, "queue lifetime or campaign deadline passed");
+				if (schedcore_dest_info(S.core, ev.dest, &di) == 0 && *di.last_error)
+					buf_printf(&text, "; last error at %s: %s", di.name,
+						   di.last_error);
+				struct outcome o = {rcpt, "", "", "", "", "", "", buf_cstr(&text)};
 				S.expired++;
 				log_outcome("expired", ev.id, ev.dest, ev.attempt, &o, NULL, 0);
 				record_final(ev.id, QUEUE_EXPIRED, ev.attempt, &o, now);
 				buf_free(&e);
+				buf_free(&text);
 				continue;
 			}
 			start(&ev);
