@@ -175,6 +175,15 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The core's seconds, from the same clock as now_ms(): time() may lag
+ * it by a tick, and a wake time computed from one and waited for with
+ * the other would spin at second boundaries. */
+static time_t
+now_s(void)
+{
+	return (time_t)(now_ms() / 1000);
+}
+
 static void
 say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void
@@ -269,7 +278,7 @@ load_control(struct buf *err)
 	}
 	if (S.core != NULL) {
 		cfg.seed = S.cfg.seed;
-		if (schedcore_reconfigure(S.core, &cfg, time(NULL), &why) == -1) {
+		if (schedcore_reconfigure(S.core, &cfg, now_s(), &why) == -1) {
 			buf_printf(err, "%s/control: %s", S.root, why);
 			goto fail;
 		}
@@ -317,7 +326,7 @@ apply_policy(uint32_t d)
 		domains_lookup(&S.domains, sd->name, &p);
 	}
 	sd->cap = p.concurrency > 0 ? (unsigned)p.concurrency : S.cfg.default_concurrency;
-	schedcore_dest_policy(S.core, d, sd->cap, p.rate > 0 ? (unsigned)p.rate : 0, time(NULL));
+	schedcore_dest_policy(S.core, d, sd->cap, p.rate > 0 ? (unsigned)p.rate : 0, now_s());
 }
 
 /* The destination of a recipient domain: the domain itself, or the
@@ -434,7 +443,7 @@ batch_adopt(struct queue_state *st, unsigned dir)
 	}
 	S.batches[slot] = b;
 	size_t queued = 0, crashed = 0;
-	time_t now = time(NULL);
+	time_t now = now_s();
 	for (size_t i = 0; i < b->count; i++) {
 		if (b->final[i] != QUEUE_OPEN)
 			continue;
@@ -596,7 +605,7 @@ static void
 outcome(uint64_t id, enum schedcore_outcome oc, long long retry_after, int throttle,
 	struct outcome *o)
 {
-	time_t now = time(NULL);
+	time_t now = now_s();
 	struct schedcore_result res;
 	if (schedcore_report(S.core, id, now, oc, retry_after, throttle, o->text, &res) == -1) {
 		say("warning: an outcome for a message not in flight (%" PRIx64 ")", id);
@@ -984,7 +993,7 @@ static void
 send_hosts(struct rproc *p)
 {
 	struct buf out = BUF_INIT;
-	hostdown_records(&S.dests[p->dest].down, 0, time(NULL), &out);
+	hostdown_records(&S.dests[p->dest].down, 0, now_s(), &out);
 	if (out.len)
 		send_line(p, &out, -1);
 	buf_free(&out);
@@ -1035,7 +1044,7 @@ spawn(uint32_t dest)
 	p->sock = sv[0];
 	p->dest = dest;
 	p->state = R_IDLE;
-	p->since = time(NULL);
+	p->since = now_s();
 	S.dests[dest].procs++;
 	/* The socket is non-blocking for reading; sending our small records
 	 * cannot fill it (one job at a time). */
@@ -1055,7 +1064,7 @@ spawn(uint32_t dest)
 static int
 start(const struct schedcore_event *ev)
 {
-	time_t now = time(NULL);
+	time_t now = now_s();
 	size_t index;
 	struct batch *b = batch_of(ev->id, &index);
 	struct spool_read_message m;
@@ -1133,7 +1142,7 @@ relay_host(struct rproc *from, const char *addr, long long secs)
 	struct sdest *sd = &S.dests[from->dest];
 	struct buf out = BUF_INIT;
 	if (secs > 0) {
-		hostdown_merge(&sd->down, addr, 0, secs, time(NULL));
+		hostdown_merge(&sd->down, addr, 0, secs, now_s());
 		buf_append_str(&out, "hostdown ");
 		proto_field(&out, addr);
 		buf_printf(&out, " %lld\n", secs);
@@ -1229,13 +1238,13 @@ handle_record(struct rproc *p, const char *line, size_t len)
 		int throttle = p->throttle && oc == SCHEDCORE_DEFERRED;
 		p->throttle = 0;
 		p->state = R_IDLE;
-		p->since = time(NULL);
+		p->since = now_s();
 		outcome(p->job, oc, hint, throttle, &o);
 		S.blocked = 0;
 		/* A destination that pushes back gets its connections closed:
 		 * nothing starts there until its pause ends. */
 		struct schedcore_dest_info di;
-		if (schedcore_dest_info(S.core, p->dest, &di) == 0 && di.pause_until > time(NULL))
+		if (schedcore_dest_info(S.core, p->dest, &di) == 0 && di.pause_until > now_s())
 			for (size_t i = 0; i < S.nprocs; i++)
 				if (S.procs[i].dest == p->dest)
 					quit_proc(&S.procs[i]);
@@ -1459,7 +1468,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	const char *why;
-	S.core = schedcore_new(&S.cfg, time(NULL), &why);
+	S.core = schedcore_new(&S.cfg, now_s(), &why);
 	if (S.core == NULL)
 		die(EXIT_PERM, "%s/control: %s", S.root, why);
 	S.head = spool_head_new();
@@ -1497,7 +1506,7 @@ main(int argc, char **argv)
 		}
 		if (got_alrm) {
 			got_alrm = 0;
-			size_t n = schedcore_retry_all_now(S.core, time(NULL));
+			size_t n = schedcore_retry_all_now(S.core, now_s());
 			say("SIGALRM: %zu deferred messages due now", n);
 		}
 		if (want_intake && !S.stopping) {
@@ -1507,7 +1516,7 @@ main(int argc, char **argv)
 		time_t wake = 0;
 		while (!S.stopping && !S.blocked) {
 			struct schedcore_event ev;
-			time_t now = time(NULL);
+			time_t now = now_s();
 			enum schedcore_what w = schedcore_next(S.core, now, &ev);
 			if (w == SCHEDCORE_IDLE) {
 				wake = ev.wake;
@@ -1560,7 +1569,7 @@ main(int argc, char **argv)
 
 		/* Idle remotes: quit after a while, and all when nothing is
 		 * left to do in --drain/--once. */
-		time_t now = time(NULL);
+		time_t now = now_s();
 		for (size_t i = 0; i < S.nprocs; i++)
 			if (S.procs[i].state == R_IDLE && now - S.procs[i].since >= IDLE_QUIT)
 				quit_proc(&S.procs[i]);
