@@ -488,6 +488,22 @@ batch_adopt(struct queue_state *st, unsigned dir)
 }
 
 static void
+batch_free(struct batch *b)
+{
+	if (b->fd != -1)
+		close(b->fd);
+	free(b->name);
+	free(b->campaign);
+	free(b->pos);
+	free(b->final);
+	buf_free(&b->journal);
+	free(b);
+}
+
+/* A batch whose messages are all final and flushed: its files go (the
+ * batch first: a state file alone is recognisably finished), its slot
+ * is reused. */
+static void
 batch_release(size_t slot)
 {
 	struct batch *b = S.batches[slot];
@@ -499,14 +515,7 @@ batch_release(size_t slot)
 	if (unlink(path.data) == -1 && errno != ENOENT)
 		say("warning: unable to remove %s: %s", path.data, strerror(errno));
 	buf_free(&path);
-	if (b->fd != -1)
-		close(b->fd);
-	free(b->name);
-	free(b->campaign);
-	free(b->pos);
-	free(b->final);
-	buf_free(&b->journal);
-	free(b);
+	batch_free(b);
 	S.batches[slot] = NULL;
 	S.free_slots = xrealloc(S.free_slots, (S.nfree + 1) * sizeof *S.free_slots);
 	S.free_slots[S.nfree++] = slot;
@@ -1650,17 +1659,8 @@ main(int argc, char **argv)
 	    ru.ru_maxrss);
 	free(pfd);
 	for (size_t i = 0; i < S.nbatches; i++)
-		if (S.batches[i] != NULL) {
-			struct batch *b = S.batches[i];
-			if (b->fd != -1)
-				close(b->fd);
-			free(b->name);
-			free(b->campaign);
-			free(b->pos);
-			free(b->final);
-			buf_free(&b->journal);
-			free(b);
-		}
+		if (S.batches[i] != NULL)
+			batch_free(S.batches[i]);
 	free(S.batches);
 	free(S.free_slots);
 	free(S.dirty);

@@ -390,6 +390,41 @@ queue_state_read(const char *path, const char *batch, struct queue_state *st, st
 	return rc;
 }
 
+/* Writes data to tmp, fsyncs it and renames it to final: the one way a
+ * file of the queue area comes into being.  Returns 0, or -1 with err
+ * (and no tmp left behind). */
+static int
+publish(const char *tmp, const char *final, const char *data, size_t len, struct buf *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		buf_printf(err, "unable to create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) == -1) {
+		buf_printf(err, "unable to write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, final) == -1) {
+		buf_printf(err, "unable to rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int
 queue_state_write(const char *dir, const struct queue_state *st, struct buf *err)
 {
@@ -397,37 +432,7 @@ queue_state_write(const char *dir, const struct queue_state *st, struct buf *err
 	buf_printf(&tmp, "%s/.%s.state", dir, st->batch);
 	buf_printf(&final, "%s/%s.state", dir, st->batch);
 	queue_state_format(st, &data);
-	int rc = -1;
-	int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		buf_printf(err, "unable to create %s: %s", tmp.data, strerror(errno));
-		goto out;
-	}
-	size_t off = 0;
-	while (off < data.len) {
-		ssize_t w = write(fd, data.data + off, data.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			buf_printf(err, "unable to write %s: %s", tmp.data, strerror(errno));
-			close(fd);
-			unlink(tmp.data);
-			goto out;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		buf_printf(err, "unable to write %s: %s", tmp.data, strerror(errno));
-		unlink(tmp.data);
-		goto out;
-	}
-	if (rename(tmp.data, final.data) == -1) {
-		buf_printf(err, "unable to rename %s: %s", tmp.data, strerror(errno));
-		unlink(tmp.data);
-		goto out;
-	}
-	rc = 0;
-out:
+	int rc = publish(tmp.data, final.data, data.data, data.len, err);
 	buf_free(&tmp);
 	buf_free(&final);
 	buf_free(&data);
@@ -495,48 +500,18 @@ queue_bounce_publish(const char *root, const struct buf *records, unsigned long 
 	    spool_make_dir(root, "bounce/tmp", 0700, err) == -1 ||
 	    spool_make_dir(root, "bounce/new", 0700, err) == -1)
 		return -1;
-	struct buf tmp = BUF_INIT, final = BUF_INIT;
+	struct buf tmp = BUF_INIT, final = BUF_INIT, all = BUF_INIT;
 	char name[96];
 	snprintf(name, sizeof name, "S.%lld.%ld.%lu", (long long)time(NULL), (long)getpid(), seq);
 	buf_printf(&tmp, "%s/bounce/tmp/%s", root, name);
 	buf_printf(&final, "%s/bounce/new/%s", root, name);
-	int rc = -1;
-	int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		buf_printf(err, "unable to create %s: %s", tmp.data, strerror(errno));
-		goto out;
-	}
-	struct buf all = BUF_INIT;
 	buf_append_str(&all, BOUNCE_MAGIC);
 	buf_append(&all, records->data, records->len);
-	size_t off = 0;
-	int bad = 0;
-	while (off < all.len) {
-		ssize_t w = write(fd, all.data + off, all.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			bad = 1;
-			break;
-		}
-		off += (size_t)w;
-	}
-	buf_free(&all);
-	if (bad || fsync(fd) == -1) {
-		buf_printf(err, "unable to write %s: %s", tmp.data, strerror(errno));
-		close(fd);
-		unlink(tmp.data);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.data, final.data) == -1) {
-		buf_printf(err, "unable to rename %s: %s", tmp.data, strerror(errno));
-		unlink(tmp.data);
-		goto out;
-	}
-	rc = spool_sync_dir(root, "bounce/new", err);
-out:
+	int rc = publish(tmp.data, final.data, all.data, all.len, err);
+	if (rc == 0)
+		rc = spool_sync_dir(root, "bounce/new", err);
 	buf_free(&tmp);
 	buf_free(&final);
+	buf_free(&all);
 	return rc;
 }
