@@ -86,18 +86,7 @@ PIDS=""
 start_sink() {
 	sname=$1
 	shift
-	mkdir -p "$T/$sname"
-	chmod 777 "$T/$sname"
-	chmod 755 "$T"
-	SINK_PORT=$(free_port)
-	/usr/sbin/smtp-sink -u nobody -d "$T/$sname/%M." "$@" 127.0.0.1:$SINK_PORT 256 &
-	SINK_PID=$!
-	PIDS="$PIDS $!"
-	i=0
-	while ! $PY -c "import socket; socket.create_connection(('127.0.0.1',$SINK_PORT),1).close()" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 50 ] && { fail "smtp-sink did not start"; return 1; }
-		sleep 0.1
-	done
+	start_sink_at "$sname" "$(free_port)" "$@"
 }
 stop_peers() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done

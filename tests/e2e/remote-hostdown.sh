@@ -22,25 +22,8 @@ start_unbound '"hd.test. MX 10 mx1.hd.test."
 
 # The dead MX: accepts on 127.0.0.2, writes a line per connection, and
 # closes it at once (or, while $T/dead.silent exists, never says a word).
-cat >"$T/dead.py" <<'EOF'
-import os, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.2", int(sys.argv[1])))
-s.listen(16)
-open(sys.argv[2] + ".ready", "w").close()
-silent = []
-while True:
-    c, _ = s.accept()
-    with open(sys.argv[2], "a") as f:
-        f.write("connection\n")
-    if os.path.exists(sys.argv[2] + ".silent"):
-        silent.append(c)
-    else:
-        c.close()
-EOF
 : >"$T/dead"
-$PY "$T/dead.py" "$port" "$T/dead" 2>"$T/dead.log" &
+$PY "$ROOT/tests/peers/deadmx.py" "$port" "$T/dead" 2>"$T/dead.log" &
 PIDS="$PIDS $!"
 i=0
 while [ ! -e "$T/dead.ready" ]; do

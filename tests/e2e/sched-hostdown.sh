@@ -21,21 +21,8 @@ start_unbound '"hd.test. MX 10 mx1.hd.test."
 "mx1.hd.test. A 127.0.0.2"
 "mx2.hd.test. A 127.0.0.1"'
 
-cat >"$T/dead.py" <<'PY'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.2", int(sys.argv[1])))
-s.listen(16)
-open(sys.argv[2] + ".ready", "w").close()
-while True:
-    c, _ = s.accept()
-    with open(sys.argv[2], "a") as f:
-        f.write("connection\n")
-    c.close()
-PY
 : >"$T/dead"
-$PY "$T/dead.py" "$port" "$T/dead" 2>"$T/dead.log" &
+$PY "$ROOT/tests/peers/deadmx.py" "$port" "$T/dead" 2>"$T/dead.log" &
 PIDS="$PIDS $!"
 i=0
 while [ ! -e "$T/dead.ready" ]; do
