@@ -46,6 +46,7 @@
 #include "spool.h"
 #include "suppress.h"
 #include "template.h"
+#include "token.h"
 #include "when.h"
 
 #define TEMPLATE_MAX (16 * 1024 * 1024)
@@ -56,13 +57,16 @@ static const struct control_setting settings[] = {
 	{"compress", 1, "0", 0, 9, "zlib level for message bodies in the spool, 0 = store plain"},
 	{"foldlocal", 1, "1", 0, 1,
 	 "1: local parts compare case-insensitively (duplicates, suppression)"},
+	{"bounceaddress", 0, "", 0, 0,
+	 "bounce mailbox: envelope senders become VERP addresses on it (docs/bounce.md)"},
+	{"recipientdelimiter", 0, "+", 0, 0, "separates the bounce mailbox from the VERP token"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
-enum { SET_COMPRESS, SET_FOLDLOCAL, SET_COUNT };
+enum { SET_COMPRESS, SET_FOLDLOCAL, SET_BOUNCEADDRESS, SET_DELIM, SET_COUNT };
 
 struct options {
 	const char *spool, *campaign, *template_path, *recipients, *from, *reply_to, *type,
-		*expires, *test_to;
+		*expires, *test_to, *notify;
 	int dry_run, strict, dump_config, quiet;
 };
 
@@ -101,6 +105,8 @@ struct run {
 	struct counts n;
 	uint64_t rnd;
 	struct progress progress;
+	struct buf secret; /* control/secret, when VERP is on */
+	char verp[ADDR_MAX + 1];
 };
 
 static void
@@ -109,7 +115,7 @@ usage(FILE *out)
 	fprintf(out,
 		"usage: %s [--spool DIR] --campaign ID --template FILE --recipients FILE|-\n"
 		"          [--from ADDR] [--reply-to ADDR] [--type TYPE] [--expires TIME|DURATION]\n"
-		"          [--test-to ADDR,...] [--dry-run] [--strict] [--quiet]\n"
+		"          [--test-to ADDR,...] [--notify ADDR] [--dry-run] [--strict] [--quiet]\n"
 		"       %s [--spool DIR] --dump-config\n"
 		"Renders one message per recipient of the CSV list into the spool.\n"
 		"Exit: 0 done, 100 bad input (nothing queued), 111 temporary error (run again).\n"
@@ -130,6 +136,7 @@ parse_args(int argc, char **argv, struct options *o)
 		{"type", required_argument, NULL, 'T'},
 		{"expires", required_argument, NULL, 'e'},
 		{"test-to", required_argument, NULL, 'x'},
+		{"notify", required_argument, NULL, 'N'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"strict", no_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -148,6 +155,7 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'f': o->from = optarg; break;
 		case 'R': o->reply_to = optarg; break;
 		case 'T': o->type = optarg; break;
+		case 'N': o->notify = optarg; break;
 		case 'e': o->expires = optarg; break;
 		case 'x': o->test_to = optarg; break;
 		case 'n': o->dry_run = 1; break;
@@ -420,6 +428,61 @@ fail:
 	_exit(EXIT_TEMP);
 }
 
+/*
+ * The envelope sender of one message: with control/bounceaddress, a VERP
+ * address naming the recipient's key at ledger offset off (0 for a test
+ * send, which the ledger does not record; docs/bounce.md); else the
+ * From address.
+ */
+static const char *
+envelope_sender(struct run *r, const char *key, unsigned long long off, const char *from)
+{
+	if (r->secret.len == 0)
+		return from;
+	char token[TOKEN_TEXT_MAX];
+	token_make('v', r->secret.data, r->secret.len, r->opt.campaign, off, 0, off ? key : "",
+		   token);
+	if (token_address(r->control[SET_BOUNCEADDRESS].text, r->control[SET_DELIM].text[0], token,
+			  r->verp, sizeof r->verp) == -1)
+		die(EXIT_PERM, "%s/control/bounceaddress: too long for a VERP address", r->root);
+	return r->verp;
+}
+
+static unsigned long long
+next_key_offset(struct run *r)
+{
+	unsigned long long off = 0;
+	if (r->secret.len > 0 && !r->opt.dry_run &&
+	    ledger_next_offset(&r->ledger, &off) == -1)
+		die(EXIT_TEMP, "unable to measure %s: %s", r->ledger.path.data, strerror(errno));
+	return off;
+}
+
+/* Checks control/bounceaddress, recipientdelimiter and secret. */
+static void
+load_verp(struct run *r)
+{
+	const char *ba = r->control[SET_BOUNCEADDRESS].text, *d = r->control[SET_DELIM].text;
+	const char *why;
+	if (*ba == '\0')
+		return;
+	if (addr_check(ba, strlen(ba), 0, &why, NULL) == -1)
+		die(EXIT_PERM, "%s/control/bounceaddress: \"%s\": %s", r->root, ba, why);
+	if (strlen(d) != 1 || strchr("+-=_.", d[0]) == NULL || strchr(ba, d[0]) != NULL)
+		die(EXIT_PERM,
+		    "%s/control/recipientdelimiter: \"%s\": use one of + - = _ . not in the bounce "
+		    "address",
+		    r->root, d);
+	struct buf err = BUF_INIT;
+	int rc = control_read_secret(r->root, TOKEN_SECRET_MIN, &r->secret, &err);
+	if (rc == 0)
+		die(EXIT_PERM, "%s/control/secret: missing (bounceaddress needs it; "
+		    "mailshot-bounce --secret-gen makes one)", r->root);
+	if (rc < 0)
+		die(rc == -2 ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
+	buf_free(&err);
+}
+
 static void
 add_message(struct run *r, const char *rcpt, unsigned long line, const char *data, size_t len,
 	    const char *sender, const char *message_id, int test)
@@ -487,10 +550,11 @@ send_tests(struct run *r)
 			continue;
 		const char *to = r->test_addrs[sent];
 		render(r, &rec, to, "[TEST] ", &msg, &res);
+		const char *sender = envelope_sender(r, "", 0, res.from_addr.data);
 		if (r->opt.dry_run)
-			print_dry_run(to, res.from_addr.data, rec.line, &msg);
+			print_dry_run(to, sender, rec.line, &msg);
 		else
-			add_message(r, to, rec.line, msg.data, msg.len, res.from_addr.data, res.message_id.data, 1);
+			add_message(r, to, rec.line, msg.data, msg.len, sender, res.message_id.data, 1);
 		sent++;
 	}
 	if (sent < r->ntest)
@@ -565,14 +629,15 @@ queue_all(struct run *r)
 			continue;
 		}
 		render(r, &rec, addr.data, NULL, &msg, &res);
+		const char *sender =
+			envelope_sender(r, buf_cstr(&key), next_key_offset(r), res.from_addr.data);
 		if (r->opt.dry_run) {
-			print_dry_run(addr.data, res.from_addr.data, rec.line, &msg);
+			print_dry_run(addr.data, sender, rec.line, &msg);
 			r->n.queued++;
 			continue;
 		}
 		ledger_add_pending(&r->ledger, key.data, key.len);
-		add_message(r, addr.data, rec.line, msg.data, msg.len, res.from_addr.data,
-			    res.message_id.data, 0);
+		add_message(r, addr.data, rec.line, msg.data, msg.len, sender, res.message_id.data, 0);
 	}
 	if (st != CSV_EOF) {
 		/* The list changed between the passes, or the disk failed. */
@@ -589,6 +654,22 @@ queue_all(struct run *r)
 	buf_free(&res.message_id);
 	buf_free(&key);
 	buf_free(&addr);
+}
+
+/* Writes campaigns/C/NAME (one line), crash-safely. */
+static void
+campaign_file(struct run *r, const char *name, const char *value)
+{
+	struct buf tmp = BUF_INIT, final = BUF_INIT, data = BUF_INIT, err = BUF_INIT;
+	buf_printf(&tmp, "%s/campaigns/%s/.%s", r->root, r->opt.campaign, name);
+	buf_printf(&final, "%s/campaigns/%s/%s", r->root, r->opt.campaign, name);
+	buf_printf(&data, "%s\n", value);
+	if (spool_publish_file(tmp.data, final.data, data.data, data.len, &err) == -1)
+		die(EXIT_TEMP, "%s", err.data);
+	buf_free(&tmp);
+	buf_free(&final);
+	buf_free(&data);
+	buf_free(&err);
 }
 
 static void
@@ -612,6 +693,12 @@ open_spool(struct run *r)
 	unsigned forward, back;
 	if (ledger_recover(&r->ledger, r->root, r->opt.campaign, &forward, &back, &err) == -1)
 		die(EXIT_TEMP, "%s", err.data);
+	/* What mailshot-bounce needs to know of the campaign: its type (the
+	 * scope of an unsubscribe) and who gets the failure digest. */
+	if (r->opt.type != NULL)
+		campaign_file(r, "type", r->opt.type);
+	if (r->opt.notify != NULL)
+		campaign_file(r, "notify", r->opt.notify);
 	if (forward || back)
 		fprintf(stderr,
 			"%s: campaign %s: recovered from an interrupted run: %u batches "
@@ -641,6 +728,9 @@ cleanup(struct run *r)
 		free(r->test_addrs[i]);
 	free(r->test_addrs);
 	control_free(settings, r->control);
+	if (r->secret.data != NULL)
+		explicit_bzero(r->secret.data, r->secret.len);
+	buf_free(&r->secret);
 }
 
 int
@@ -660,10 +750,16 @@ main(int argc, char **argv)
 	}
 	if (getrandom(&r.rnd, sizeof r.rnd, 0) != sizeof r.rnd)
 		r.rnd = (uint64_t)r.now ^ ((uint64_t)getpid() << 32);
+	load_verp(&r);
 	if (r.opt.from != NULL)
 		check_mailbox_option("--from", r.opt.from);
 	if (r.opt.reply_to != NULL)
 		check_mailbox_option("--reply-to", r.opt.reply_to);
+	if (r.opt.notify != NULL) {
+		const char *why;
+		if (addr_check(r.opt.notify, strlen(r.opt.notify), ADDR_ALLOW_NODOT, &why, NULL) == -1)
+			die(EXIT_PERM, "--notify \"%s\": invalid address: %s", r.opt.notify, why);
+	}
 	if (r.opt.expires != NULL) {
 		const char *why;
 		if (when_parse(r.opt.expires, r.now, &r.expires, &why) == -1)

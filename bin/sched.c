@@ -70,9 +70,19 @@ static const struct control_setting settings[] = {
 	{"pausemin", 1, "60", 1, 86400,
 	 "seconds a destination is paused after it pushes back (421, refused connections)"},
 	{"pausemax", 1, "1800", 1, 86400, "the pause doubles with each episode up to this"},
+	{"softbouncelimit", 1, "3", 0, 1000,
+	 "soft failures in a row that suppress an address (0 = never); deliveries reset it"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
-enum { SET_CONCURRENCY, SET_LIFETIME, SET_SHUTDOWN, SET_PAUSEMIN, SET_PAUSEMAX, SET_COUNT };
+enum {
+	SET_CONCURRENCY,
+	SET_LIFETIME,
+	SET_SHUTDOWN,
+	SET_PAUSEMIN,
+	SET_PAUSEMAX,
+	SET_SOFTLIMIT,
+	SET_COUNT
+};
 
 /* A queued batch: 8 bytes per message in memory, plus its final marks. */
 struct batch {
@@ -115,7 +125,10 @@ struct rproc {
 
 static struct {
 	const char *root;
-	const char *remote_path;
+	const char *remote_path, *bounce_path;
+	pid_t bounce_pid;  /* the mailshot-bounce process, 0 = none */
+	int bounce_again;  /* files were published since it started */
+	int bounce_broken; /* it cannot be run: leave bounce/new/ alone */
 	int once, drain;
 	struct control_value control[SET_COUNT];
 	struct schedcore_config cfg;
@@ -563,8 +576,12 @@ record_final(uint64_t id, int what, unsigned attempts, const struct outcome *o, 
 	queue_journal_final(&b->journal, what, index, now);
 	mark_dirty(slot);
 	pending_one();
-	if (what == QUEUE_DELIVERED)
+	if (what == QUEUE_DELIVERED) {
+		/* resets the address's soft-bounce count (docs/bounce.md) */
+		if (S.control[SET_SOFTLIMIT].number > 0 && o != NULL && o->rcpt[0] != '\0')
+			queue_delivered_format(&S.bounces, b->campaign, o->rcpt, now);
 		return;
+	}
 	/* failed or expired: to the bounce hand-off, with the envelope. */
 	struct spool_read_message m;
 	struct buf err = BUF_INIT;
@@ -669,6 +686,81 @@ local_deferral(uint64_t id, const char *text)
 	buf_free(&err);
 }
 
+/* ---- the bounce process ---- */
+
+/*
+ * Starts `mailshot-bounce process` for the files in bounce/new/, unless
+ * one runs; then it runs again when that one ends.  Failures are
+ * bounce's to report; the files wait in bounce/new/ meanwhile.
+ */
+static void
+bounce_kick(void)
+{
+	if (S.bounce_broken)
+		return;
+	if (S.bounce_pid > 0) {
+		S.bounce_again = 1;
+		return;
+	}
+	S.bounce_again = 0;
+	pid_t pid = fork();
+	if (pid == -1) {
+		say("warning: unable to start %s: %s", S.bounce_path, strerror(errno));
+		S.bounce_again = 1;
+		return;
+	}
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGINT, SIG_IGN);
+		int null = open("/dev/null", O_RDONLY);
+		if (null != -1)
+			dup2(null, 0);
+		/* its log lines go to its own stderr, which is ours */
+		execl(S.bounce_path, "mailshot-bounce", "--spool", S.root, "process", (char *)NULL);
+		fprintf(stderr, "mailshot-sched: unable to run %s: %s\n", S.bounce_path,
+			strerror(errno));
+		_exit(127);
+	}
+	S.bounce_pid = pid;
+}
+
+static void
+bounce_reaped(int status)
+{
+	S.bounce_pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		say("warning: %s cannot be run; bounces wait in bounce/new/", S.bounce_path);
+		S.bounce_broken = 1;
+		return;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		say("warning: mailshot-bounce process ended with %s %d; its files wait in "
+		    "bounce/new/",
+		    WIFEXITED(status) ? "exit code" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	else if (S.bounce_again)
+		bounce_kick();
+}
+
+/* At exit: the bounce process finishes what was handed off. */
+static void
+bounce_finish(void)
+{
+	for (int round = 0; round < 2 && !S.bounce_broken; round++) {
+		if (S.bounce_pid > 0) {
+			int status;
+			while (waitpid(S.bounce_pid, &status, 0) == -1 && errno == EINTR)
+				;
+			S.bounce_again = S.bounce_again && WIFEXITED(status) &&
+					 WEXITSTATUS(status) == 0;
+			S.bounce_pid = 0;
+		}
+		if (!S.bounce_again)
+			break;
+		bounce_kick();
+	}
+}
+
 /* ---- flushing ---- */
 
 static int
@@ -683,6 +775,7 @@ flush(void)
 			return -1;
 		}
 		buf_reset(&S.bounces);
+		bounce_kick();
 	}
 	/* The log before the journal: a crash between them leaves an outcome
 	 * logged whose final line is not on disk (the message is tried, and
@@ -1316,6 +1409,10 @@ reap(void)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == S.bounce_pid) {
+			bounce_reaped(status);
+			continue;
+		}
 		for (size_t i = 0; i < S.nprocs; i++) {
 			struct rproc *p = &S.procs[i];
 			if (p->pid != pid)
@@ -1389,15 +1486,13 @@ usage(int code)
 	exit(code);
 }
 
-static void
-find_remote(const char *argv0)
+/* The program NAME beside ours (or $ENV when set). */
+static const char *
+find_sibling(const char *argv0, const char *env_name, const char *name, char *path, size_t size)
 {
-	const char *env = getenv("MAILSHOT_REMOTE");
-	if (env != NULL && *env) {
-		S.remote_path = env;
-		return;
-	}
-	static char path[PATH_MAX + 32];
+	const char *env = getenv(env_name);
+	if (env != NULL && *env)
+		return env;
 	char self[PATH_MAX];
 	ssize_t n = -1;
 	if (strchr(argv0, '/') != NULL) {
@@ -1406,16 +1501,14 @@ find_remote(const char *argv0)
 	} else {
 		n = readlink("/proc/self/exe", self, sizeof self - 1);
 	}
-	if (n <= 0) {
-		S.remote_path = "mailshot-remote";
-		return;
-	}
+	if (n <= 0)
+		return name;
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
 	if (slash != NULL)
 		*slash = '\0';
-	snprintf(path, sizeof path, "%s/mailshot-remote", slash != NULL ? self : ".");
-	S.remote_path = path;
+	snprintf(path, size, "%s/%s", slash != NULL ? self : ".", name);
+	return path;
 }
 
 int
@@ -1451,7 +1544,11 @@ main(int argc, char **argv)
 		control_dump(stdout, settings, S.control);
 		return 0;
 	}
-	find_remote(argv[0]);
+	static char remote_path[PATH_MAX + 32], bounce_path[PATH_MAX + 32];
+	S.remote_path = find_sibling(argv[0], "MAILSHOT_REMOTE", "mailshot-remote", remote_path,
+				     sizeof remote_path);
+	S.bounce_path = find_sibling(argv[0], "MAILSHOT_BOUNCE", "mailshot-bounce", bounce_path,
+				     sizeof bounce_path);
 	const char *dirs[] = {"new", "queue", "bounce", "bounce/tmp", "bounce/new", "log"};
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
 		if (spool_make_dir(S.root, dirs[i], i == 5 ? 0750 : 0700, &err) == -1)
@@ -1485,6 +1582,18 @@ main(int argc, char **argv)
 	if (!S.once)
 		open_trigger();
 	load_queue();
+	/* hand-off files a previous run left unprocessed */
+	struct buf bnew = BUF_INIT;
+	buf_printf(&bnew, "%s/bounce/new", S.root);
+	DIR *bd = opendir(bnew.data);
+	for (struct dirent *e; bd != NULL && (e = readdir(bd)) != NULL;)
+		if (strncmp(e->d_name, "S.", 2) == 0) {
+			bounce_kick();
+			break;
+		}
+	if (bd != NULL)
+		closedir(bd);
+	buf_free(&bnew);
 	int want_intake = 1;
 	long long stop_deadline = 0;
 	struct pollfd *pfd = NULL;
@@ -1650,6 +1759,7 @@ main(int argc, char **argv)
 		say("error: unable to flush the queue state; retrying");
 		sleep(1);
 	}
+	bounce_finish();
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	say("done: %zu delivered, %zu bounced, %zu deferred, %zu expired; cpu %.2f s, peak rss %ld kB",

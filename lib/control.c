@@ -92,6 +92,30 @@ control_load(const char *root, const struct control_setting *table, struct contr
 	return 0;
 }
 
+int
+control_read_secret(const char *root, size_t min, struct buf *out, struct buf *err)
+{
+	static const struct control_setting secret = {"secret", 0, NULL, 0, 0, "token key"};
+	struct control_value v = {0};
+	if (read_setting(root, &secret, &v, err) == -1) {
+		free(v.text);
+		return -1;
+	}
+	int rc = 0;
+	if (v.from_file) {
+		if (strlen(v.text) < min) {
+			buf_printf(err, "%s/control/secret: shorter than %zu characters", root, min);
+			rc = -2;
+		} else {
+			buf_append_str(out, v.text);
+			rc = 1;
+		}
+	}
+	explicit_bzero(v.text, strlen(v.text));
+	free(v.text);
+	return rc;
+}
+
 void
 control_free(const struct control_setting *table, struct control_value *values)
 {

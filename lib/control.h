@@ -34,6 +34,15 @@ int control_load(const char *root, const struct control_setting *table,
 		 struct control_value *values, struct buf *err);
 void control_free(const struct control_setting *table, struct control_value *values);
 
+/*
+ * Reads control/secret, the key of VERP and unsubscribe tokens (one line
+ * of at least min bytes; never printed by --dump-config).  Returns 1
+ * with the secret in out, 0 when the file does not exist, -1 with err
+ * when it cannot be read (temporary), -2 with err when it is too short
+ * (permanent).
+ */
+int control_read_secret(const char *root, size_t min, struct buf *out, struct buf *err);
+
 /* Prints the settings as "name = value  (default|control/name)  # doc". */
 void control_dump(FILE *out, const struct control_setting *table,
 		  const struct control_value *values);

@@ -401,13 +401,69 @@ ledger_commit(struct ledger *l, const char *batch_name, struct buf *err)
 	}
 	buf_append_str(&l->committed, batch_name);
 	buf_append_char(&l->committed, '\n');
+	l->end = (unsigned long long)before + l->pending.len;
+	l->end_valid = 1;
 	buf_reset(&l->pending);
 	return 0;
 fail:
+	l->end_valid = 0;
 	if (ftruncate(l->fd, before) == 0)
 		(void)fdatasync(l->fd);
 	buf_truncate(&l->pending, keys_len); /* the keys stay pending */
 	return -1;
+}
+
+int
+ledger_next_offset(struct ledger *l, unsigned long long *off)
+{
+	if (!l->end_valid) {
+		off_t end = lseek(l->fd, 0, SEEK_END);
+		if (end == (off_t)-1)
+			return -1;
+		l->end = (unsigned long long)end;
+		l->end_valid = 1;
+	}
+	*off = l->end + l->pending.len;
+	return 0;
+}
+
+int
+ledger_key_at(const char *root, const char *campaign, unsigned long long offset,
+	      struct buf *out)
+{
+	/* A key is an address (at most 254 bytes): read the byte before the
+	 * offset, which must end the previous line, and enough after it. */
+	size_t magic = sizeof ledger_magic - 1;
+	if (offset < magic || offset > (unsigned long long)INT64_MAX - 512)
+		return 0;
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/campaigns/%s/ledger", root, campaign);
+	int fd = open(path.data, O_RDONLY | O_CLOEXEC);
+	buf_free(&path);
+	if (fd == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	char chunk[300];
+	ssize_t n;
+	do
+		n = pread(fd, chunk, sizeof chunk, (off_t)offset - 1);
+	while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	if (n < 3 || chunk[0] != '\n')
+		return 0;
+	const char *nl = memchr(chunk + 1, '\n', (size_t)n - 1);
+	if (nl == NULL)
+		return 0;
+	size_t len = (size_t)(nl - (chunk + 1));
+	if (len == 0 || (len >= 7 && memcmp(chunk + 1, "commit ", 7) == 0) ||
+	    memchr(chunk + 1, '@', len) == NULL)
+		return 0;
+	buf_append(out, chunk + 1, len);
+	return 1;
 }
 
 void

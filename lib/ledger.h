@@ -40,6 +40,8 @@ struct ledger {
 	struct buf committed; /* names of committed batches, LF-separated */
 	struct keyset keys;   /* committed keys (line 0) and this run's (line N) */
 	size_t loaded;        /* keys committed by earlier runs */
+	int end_valid;        /* whether end is the file's length */
+	unsigned long long end;
 };
 
 /* Opens (creating) root/campaigns/CAMPAIGN/ledger under the campaign
@@ -58,6 +60,22 @@ void ledger_add_pending(struct ledger *l, const char *key, size_t len);
 
 /* Makes the pending keys durable together with "commit NAME". */
 int ledger_commit(struct ledger *l, const char *batch_name, struct buf *err);
+
+/* The offset in the ledger file at which the next key given to
+ * ledger_add_pending will be written, if the batch commits: the
+ * position a VERP token names (docs/bounce.md).  Returns 0, or -1 when
+ * the file cannot be measured. */
+int ledger_next_offset(struct ledger *l, unsigned long long *off);
+
+/*
+ * Reads the key whose line starts at offset in root/campaigns/C/ledger
+ * (a committed or pending key line, not the header nor a commit line)
+ * into out.  Returns 1 when there is one, 0 when there is none at that
+ * offset (or no such ledger), -1 with errno on an I/O error.  Takes no
+ * lock: the ledger only grows, and a line is read whole or not at all.
+ */
+int ledger_key_at(const char *root, const char *campaign, unsigned long long offset,
+		  struct buf *out);
 
 /* Drops the pending keys (the batch was not written). */
 void ledger_discard_pending(struct ledger *l);

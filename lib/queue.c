@@ -390,40 +390,6 @@ queue_state_read(const char *path, const char *batch, struct queue_state *st, st
 	return rc;
 }
 
-/* Writes data to tmp, fsyncs it and renames it to final: the one way a
- * file of the queue area comes into being.  Returns 0, or -1 with err
- * (and no tmp left behind). */
-static int
-publish(const char *tmp, const char *final, const char *data, size_t len, struct buf *err)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		buf_printf(err, "unable to create %s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off < len || fsync(fd) == -1) {
-		buf_printf(err, "unable to write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, final) == -1) {
-		buf_printf(err, "unable to rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
 
 int
 queue_state_write(const char *dir, const struct queue_state *st, struct buf *err)
@@ -432,7 +398,7 @@ queue_state_write(const char *dir, const struct queue_state *st, struct buf *err
 	buf_printf(&tmp, "%s/.%s.state", dir, st->batch);
 	buf_printf(&final, "%s/%s.state", dir, st->batch);
 	queue_state_format(st, &data);
-	int rc = publish(tmp.data, final.data, data.data, data.len, err);
+	int rc = spool_publish_file(tmp.data, final.data, data.data, data.len, err);
 	buf_free(&tmp);
 	buf_free(&final);
 	buf_free(&data);
@@ -492,6 +458,114 @@ queue_bounce_format(struct buf *out, const struct queue_bounce *b)
 	buf_append_char(out, '\n');
 }
 
+void
+queue_delivered_format(struct buf *out, const char *campaign, const char *rcpt, time_t when)
+{
+	char num[32];
+	buf_append_str(out, "delivered");
+	field(out, campaign);
+	field(out, rcpt);
+	snprintf(num, sizeof num, "%lld", (long long)when);
+	field(out, num);
+	buf_append_char(out, '\n');
+}
+
+const char queue_bounce_magic[] = BOUNCE_MAGIC;
+
+/* A decimal number of at most 18 digits, no sign. */
+static int
+parse_decimal(const char *s, unsigned long long *out)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 18 || strspn(s, "0123456789") != n)
+		return -1;
+	*out = strtoull(s, NULL, 10);
+	return 0;
+}
+
+int
+queue_handoff_parse(const char *line, size_t len, struct buf *storage, struct queue_bounce *b,
+		    const char **why)
+{
+	const char *f[QUEUE_BOUNCE_FIELDS + 1];
+	buf_reset(storage);
+	memset(b, 0, sizeof *b);
+	int n = proto_split(line, len, storage, f, QUEUE_BOUNCE_FIELDS + 1);
+	unsigned long long v;
+	if (n < 1) {
+		*why = "malformed field";
+		return -1;
+	}
+	size_t nuls = 0; /* one per field: more means a %00 inside one */
+	for (size_t i = 0; i < storage->len; i++)
+		nuls += storage->data[i] == '\0';
+	if (nuls != (size_t)n) {
+		*why = "a field holds a NUL byte";
+		return -1;
+	}
+	if (strcmp(f[0], "delivered") == 0) {
+		if (n != 4) {
+			*why = "a delivered record has 3 fields";
+			return -1;
+		}
+		b->campaign = f[1];
+		b->rcpt = f[2];
+		if (parse_decimal(f[3], &v) == -1) {
+			*why = "time is not a number";
+			return -1;
+		}
+		b->when = (time_t)v;
+		if (!*b->campaign || !*b->rcpt) {
+			*why = "empty campaign or recipient";
+			return -1;
+		}
+		return 'd';
+	}
+	if (strcmp(f[0], "bounce") != 0) {
+		*why = "unknown record";
+		return -1;
+	}
+	if (n != QUEUE_BOUNCE_FIELDS) {
+		*why = "a bounce record has 14 fields";
+		return -1;
+	}
+	b->campaign = f[1];
+	b->batch = f[2];
+	if (parse_decimal(f[3], &v) == -1) {
+		*why = "index is not a number";
+		return -1;
+	}
+	b->index = (size_t)v;
+	b->rcpt = f[4];
+	b->sender = f[5];
+	b->status = f[6];
+	if (strcmp(b->status, "failed") != 0 && strcmp(b->status, "expired") != 0) {
+		*why = "status is neither failed nor expired";
+		return -1;
+	}
+	b->code = f[7];
+	b->enhanced = f[8];
+	b->mx_name = f[9];
+	b->mx_addr = f[10];
+	if (parse_decimal(f[11], &v) == -1 || v > UINT32_MAX) {
+		*why = "attempts is not a number";
+		return -1;
+	}
+	b->attempts = (unsigned)v;
+	if (parse_decimal(f[12], &v) == -1) {
+		*why = "time is not a number";
+		return -1;
+	}
+	b->when = (time_t)v;
+	b->message_id = f[13];
+	b->text = f[14];
+	if (!*b->campaign || !*b->rcpt) {
+		*why = "empty campaign or recipient";
+		return -1;
+	}
+	return 'b';
+}
+
 int
 queue_bounce_publish(const char *root, const struct buf *records, unsigned long seq,
 		     struct buf *err)
@@ -507,7 +581,7 @@ queue_bounce_publish(const char *root, const struct buf *records, unsigned long 
 	buf_printf(&final, "%s/bounce/new/%s", root, name);
 	buf_append_str(&all, BOUNCE_MAGIC);
 	buf_append(&all, records->data, records->len);
-	int rc = publish(tmp.data, final.data, all.data, all.len, err);
+	int rc = spool_publish_file(tmp.data, final.data, all.data, all.len, err);
 	if (rc == 0)
 		rc = spool_sync_dir(root, "bounce/new", err);
 	buf_free(&tmp);

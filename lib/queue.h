@@ -105,6 +105,25 @@ struct queue_bounce {
 
 void queue_bounce_format(struct buf *out, const struct queue_bounce *b);
 
+/* "delivered CAMPAIGN RCPT TIME": a success, which resets the address's
+ * soft-bounce count (docs/bounce.md). */
+void queue_delivered_format(struct buf *out, const char *campaign, const char *rcpt,
+			    time_t when);
+
+/* The first line of a hand-off file, LF included. */
+extern const char queue_bounce_magic[];
+
+/*
+ * Parses one hand-off line (without its LF): a "bounce" record into *b
+ * (returns 'b') or a "delivered" record into b->campaign, b->rcpt and
+ * b->when (returns 'd').  Strings point into storage, which is reset
+ * first.  Returns -1 with *why for anything else: an unknown record, a
+ * wrong field count, a bad escape, a non-numeric index, attempts or time,
+ * a status other than failed or expired, an empty campaign or recipient.
+ */
+int queue_handoff_parse(const char *line, size_t len, struct buf *storage,
+			struct queue_bounce *b, const char **why);
+
 /*
  * Publishes records (lines from queue_bounce_format) as one file:
  * root/bounce/tmp/S.T.P.N written and fsynced, renamed to bounce/new/,

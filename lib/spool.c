@@ -783,3 +783,36 @@ spool_batch_campaign(const char *path, struct buf *campaign)
 	spool_reader_close(r);
 	return 0;
 }
+
+int
+spool_publish_file(const char *tmp, const char *final, const char *data, size_t len,
+		   struct buf *err)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		buf_printf(err, "unable to create %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < len || fsync(fd) == -1) {
+		buf_printf(err, "unable to write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, final) == -1) {
+		buf_printf(err, "unable to rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}

@@ -82,6 +82,13 @@ void spool_batch_free(struct spool_batch *b);
 int spool_batch_write_tmp(const char *root, const struct spool_batch *b, unsigned long seq,
 			  char *name, struct buf *err);
 
+/* Writes data to tmp (mode 0600), fsyncs it and renames it to final:
+ * final then holds all of data or is as it was.  The directory is not
+ * synced (the caller does, once for many files).  Returns 0, or -1 with
+ * err (and no tmp left behind). */
+int spool_publish_file(const char *tmp, const char *final, const char *data, size_t len,
+		       struct buf *err);
+
 /* Renames root/tmp/NAME to root/new/NAME.  Returns 0, or -1 with err. */
 int spool_batch_publish(const char *root, const char *name, struct buf *err);
 

@@ -6,7 +6,7 @@ BIN=${MAILSHOT_BIN:?}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/mailshot-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${MAILSHOT_KEEP:-}" ] || rm -rf "$T"' EXIT
 SPOOL=$T/spool
 export MAILSHOT_SPOOL=$SPOOL
 passes=0
@@ -20,6 +20,7 @@ fi
 
 enqueue() { $wrap "$BIN/mailshot-enqueue" "$@"; }
 mcat() { "$BIN/mailshot-cat" "$@"; }
+bounce() { $wrap "$BIN/mailshot-bounce" "$@"; }
 
 pass() { passes=$((passes + 1)); }
 fail() { echo "FAIL [$name]: $*"; fails=$((fails + 1)); }
@@ -93,7 +94,7 @@ stop_peers() {
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	PIDS=""
 }
-trap 'stop_peers; rm -rf "$T"' EXIT
+trap 'stop_peers; [ -n "${MAILSHOT_KEEP:-}" ] || rm -rf "$T"' EXIT
 
 # start_smtpd DIR [options]: tests/peers/smtpd.py on a free port (SMTPD_PORT).
 start_smtpd() { # start_smtpd DIR [options]

@@ -148,7 +148,8 @@ check_arrivals() { # DESC GOT WANTFILE BOUND
 check_spool() { # SPOOL WANTFILE DESC: queue and new/ empty, a delivered line for everyone
 	expect_eq "$(find "$1/queue" -type f | wc -l)" 0 "$3: no batch or state file left in queue/"
 	expect_eq "$(find "$1/new" -type f | wc -l)" 0 "$3: new/ empty"
-	expect_eq "$(find "$1/bounce/new" -type f | wc -l)" 0 "$3: nothing handed to bounce"
+	expect_eq "$(cat "$1"/bounce/new/* 2>/dev/null | grep -c '^bounce ')" 0 "$3: no failure handed to bounce"
+	expect_eq "$(grep -c ' bounce event=classified ' "$1/log/current")" 0 "$3: no failure classified by bounce"
 	grep ' event=delivered ' "$1/log/current" | sed -n 's/.* rcpt=\([^ ]*\) .*/\1/p' | sort -u >"$T/logged"
 	missing=$(comm -23 "$2" "$T/logged" | wc -l)
 	expect_eq "$missing" 0 "$3: a delivered line in the log for every recipient"

@@ -4,6 +4,9 @@
 # schedule in real time, the trigger FIFO, --once and --drain, SIGHUP and
 # SIGALRM.
 . "$(dirname "$0")/lib.sh"
+# These tests read sched's hand-off files (docs/spool.md) themselves:
+# no bounce process consumes them (bounce.sh tests the two together).
+export MAILSHOT_BOUNCE="$T/no-bounce-here"
 
 printf 'From: Team <team@example.org>\nSubject: Hello {{name}}\n\nHello {{name}}.\n' >"$T/t.eml"
 # mklist FILE N DOMAIN...: N recipients u1@.. uN@.. (PFX instead of u if

@@ -4,6 +4,8 @@ python3-aiosmtpd): STARTTLS with the given certificate, and per-recipient
 answers chosen by the local part:
     bad*@...      550 5.1.1 no such user
     later*@...    451 4.3.0 try again in 10 minutes
+    full*@...     552 5.2.2 mailbox full
+    blocked*@...  554 5.7.1 our IP listed by a blocklist (a policy block)
     anything else 250
 Every accepted message is written to DIR/N.eml with the envelope in
 DIR/N.env ("from", "to" lines, "tls 1|0", "peer ADDR:PORT" -- one port per
@@ -32,6 +34,11 @@ class Handler:
             return "550 5.1.1 no such user"
         if local.startswith("later"):
             return "451 4.3.0 try again in 10 minutes"
+        if local.startswith("full"):
+            return "552 5.2.2 <%s>: mailbox full, quota exceeded" % address
+        if local.startswith("blocked"):
+            return ("554 5.7.1 Service unavailable; client host [127.0.0.1] "
+                    "blocked using a DNS blocklist")
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

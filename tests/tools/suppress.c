@@ -1,6 +1,6 @@
 /*
  * tests/tools/suppress - adds entries to a spool's suppression list for the
- * end-to-end tests (mailshot-bounce's "add" command will do this for users):
+ * end-to-end tests, without going through mailshot-bounce:
  *	suppress SPOOL ADDRESS REASON SCOPE
  */
 #include <stdio.h>

@@ -318,6 +318,58 @@ test_bounce(void)
 	buf_free(&err);
 }
 
+/* The hand-off lines bounce reads back: round trips and hostile lines. */
+static void
+test_handoff_parse(void)
+{
+	struct buf out = BUF_INIT, st = BUF_INIT;
+	struct queue_bounce qb = {"c1", "B.1.2.3", 7, "Jane Doe@x", "b+v@y", "failed", "550",
+				  "5.1.1", "mx.x", "192.0.2.1", 2, 1763896948, "<m@x>",
+				  "550 no such user\r\n-"};
+	queue_bounce_format(&out, &qb);
+	queue_delivered_format(&out, "c1", "jane@x", 42);
+	const char *why = NULL;
+	struct queue_bounce b;
+	char *nl = memchr(out.data, '\n', out.len);
+	CHECK_INT_EQ(queue_handoff_parse(out.data, (size_t)(nl - out.data), &st, &b, &why), 'b');
+	CHECK_STR_EQ(b.rcpt, "Jane Doe@x");
+	CHECK_STR_EQ(b.text, "550 no such user\r\n-");
+	CHECK_STR_EQ(b.status, "failed");
+	CHECK(b.index == 7 && b.attempts == 2 && b.when == 1763896948);
+	char *d = nl + 1;
+	CHECK_INT_EQ(queue_handoff_parse(d, strlen(d) - 1, &st, &b, &why), 'd');
+	CHECK_STR_EQ(b.campaign, "c1");
+	CHECK_STR_EQ(b.rcpt, "jane@x");
+	CHECK(b.when == 42);
+	const char *bad[] = {
+		"",
+		"bounce",
+		"delivered c1 jane@x",
+		"delivered c1 jane@x 42 extra",
+		"delivered - jane@x 42",
+		"delivered c1 jane@x -42",
+		"delivered c1 jane@x 4x",
+		"delivered c1 jane@x 1234567890123456789",
+		"bounced c 1 2 r s failed 550 5.1.1 mx a 1 2 id text",
+		"bounce c B 1 r s lost 550 5.1.1 mx a 1 2 id text",
+		"bounce c B x r s failed 550 5.1.1 mx a 1 2 id text",
+		"bounce c B 1 r s failed 550 5.1.1 mx a 99999999999 2 id text",
+		"bounce c B 1 r s failed 550 5.1.1 mx a 1 2 id",
+		"bounce c B 1 r s failed 550 5.1.1 mx a 1 2 id text more",
+		"bounce c B 1 %zz s failed 550 5.1.1 mx a 1 2 id text",
+		"bounce c B 1 - s failed 550 5.1.1 mx a 1 2 id text",
+		"delivered c1 jane@x%00 42",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		why = NULL;
+		CHECK_INT_EQ(queue_handoff_parse(bad[i], strlen(bad[i]), &st, &b, &why), -1);
+		CHECK(why != NULL);
+	}
+	CHECK(strcmp(queue_bounce_magic, "mailshot-bounces 1\n") == 0);
+	buf_free(&out);
+	buf_free(&st);
+}
+
 int
 main(void)
 {
@@ -330,6 +382,7 @@ main(void)
 	test_hostile();
 	test_dir();
 	test_bounce();
+	test_handoff_parse();
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
 	run(cmd);
