@@ -96,6 +96,7 @@ bench: all
 	@sh bench/enqueue-bench
 	@sh bench/remote-bench
 	@sh bench/sched-bench
+	@sh bench/bounce-bench
 
 FUZZ_CC ?= clang
 fuzz:

@@ -48,6 +48,7 @@
 #include "spool.h"
 #include "suppress.h"
 #include "token.h"
+#include "verp.h"
 
 static const char prog[] = "mailshot-bounce";
 
@@ -73,9 +74,6 @@ enum {
 	SET_NOTIFYINTERVAL,
 	SET_COUNT
 };
-
-/* The campaign of the owner's digests themselves: never digested. */
-#define NOTICE_CAMPAIGN "mailshot-notice"
 
 /* Failures of one campaign waiting to be appended to bounce/digest/C. */
 struct digest {
@@ -308,34 +306,12 @@ apply_failure(const struct failure *f)
 	buf_free(&err);
 }
 
-/* ---- the owner's digest (docs/bounce.md) ---- */
-
-/* The owner of a campaign's digest: campaigns/C/notify, else
- * control/notify.  Returns 1 with the address in out, or 0. */
-static int
-campaign_owner(const char *campaign, struct buf *out)
-{
-	struct buf path = BUF_INIT;
-	buf_reset(out);
-	buf_printf(&path, "%s/campaigns/%s/notify", B.root, campaign);
-	if (read_file(path.data, 512, out) == -1 || out->len == 0) {
-		buf_reset(out);
-		buf_append_str(out, B.control[SET_NOTIFY].text);
-	}
-	size_t len = out->len;
-	while (len && (out->data[len - 1] == '\n' || out->data[len - 1] == ' '))
-		len--;
-	buf_truncate(out, len);
-	buf_cstr(out);
-	buf_free(&path);
-	const char *why;
-	return out->len > 0 && addr_check(out->data, out->len, ADDR_ALLOW_NODOT, &why, NULL) == 0;
-}
+/* ---- the owner's digest (docs/bounce.md; lib/notify.c) ---- */
 
 static void
 digest_add(const struct failure *f, const char *rcpt)
 {
-	if (!*f->campaign || strcmp(f->campaign, NOTICE_CAMPAIGN) == 0 ||
+	if (!*f->campaign || strcmp(f->campaign, NOTIFY_CAMPAIGN) == 0 ||
 	    !spool_valid_id(f->campaign))
 		return;
 	struct digest *d = NULL;
@@ -348,169 +324,62 @@ digest_add(const struct failure *f, const char *rcpt)
 		memset(d, 0, sizeof *d);
 		snprintf(d->campaign, sizeof d->campaign, "%s", f->campaign);
 		struct buf owner = BUF_INIT;
-		d->has_owner = campaign_owner(f->campaign, &owner);
+		d->has_owner = notify_owner(B.root, f->campaign, B.control[SET_NOTIFY].text, &owner);
 		buf_free(&owner);
 	}
 	if (!d->has_owner)
 		return;
-	char when[32];
-	snprintf(when, sizeof when, "%lld", (long long)f->when);
-	const char *fields[] = {rcpt,
-				f->status,
-				bounce_severity_name(f->cls.severity),
-				bounce_reason_name(f->cls.reason),
-				f->enhanced ? f->enhanced : "",
-				f->code ? f->code : "",
-				f->mx ? f->mx : "",
-				when,
-				f->text ? f->text : ""};
-	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
-		if (i)
-			buf_append_char(&d->lines, ' ');
-		proto_field(&d->lines, fields[i]);
-	}
-	buf_append_char(&d->lines, '\n');
+	struct notify_entry e = {rcpt,
+				 f->status,
+				 bounce_severity_name(f->cls.severity),
+				 bounce_reason_name(f->cls.reason),
+				 f->enhanced ? f->enhanced : "",
+				 f->code ? f->code : "",
+				 f->mx ? f->mx : "",
+				 f->text ? f->text : "",
+				 f->when};
+	notify_line(&d->lines, &e);
 }
 
-/* Appends the gathered lines to bounce/digest/C, durably. */
+/* The gathered lines, durably to bounce/digest/C: before the hand-off
+ * file that caused them is removed. */
 static void
 digest_flush(void)
 {
-	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct buf err = BUF_INIT;
 	for (size_t i = 0; i < B.ndigests; i++) {
-		struct digest *d = &B.digests[i];
-		if (d->lines.len == 0)
-			continue;
-		if (spool_make_dir(B.root, "bounce", 0700, &err) == -1 ||
-		    spool_make_dir(B.root, "bounce/digest", 0700, &err) == -1)
+		if (notify_append(B.root, B.digests[i].campaign, &B.digests[i].lines, &err) == -1)
 			die(EXIT_TEMP, "%s", err.data);
-		buf_reset(&path);
-		buf_printf(&path, "%s/bounce/digest/%s", B.root, d->campaign);
-		int fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-		if (fd == -1)
-			die(EXIT_TEMP, "unable to open %s: %s", path.data, strerror(errno));
-		struct stat st;
-		if (fstat(fd, &st) == -1)
-			die(EXIT_TEMP, "unable to stat %s: %s", path.data, strerror(errno));
-		ssize_t w = write(fd, d->lines.data, d->lines.len);
-		if (w != (ssize_t)d->lines.len || fdatasync(fd) == -1) {
-			/* cut a partial append back, so no torn line stays */
-			int saved = w < 0 ? errno : EIO;
-			if (ftruncate(fd, st.st_size) == 0)
-				(void)fdatasync(fd);
-			close(fd);
-			die(EXIT_TEMP, "unable to write %s: %s", path.data, strerror(saved));
-		}
-		close(fd);
-		buf_reset(&d->lines);
+		buf_reset(&B.digests[i].lines);
 	}
 	buf_free(&err);
-	buf_free(&path);
 }
 
-struct digest_rcpt {
-	char *fields[9];
-	struct buf storage;
-};
-
-/* Sends the digest of campaign C: one message in a batch of
- * NOTICE_CAMPAIGN, null envelope sender, then C.sent records the time
- * and the pending file goes.  A crash between the two sends the same
- * failures again next time, never loses them. */
 static void
 digest_send(const char *campaign, time_t now)
 {
-	struct buf path = BUF_INIT, data = BUF_INIT, owner = BUF_INIT, err = BUF_INIT;
-	buf_printf(&path, "%s/bounce/digest/%s", B.root, campaign);
-	if (read_file(path.data, 64u << 20, &data) == -1)
-		die(EXIT_TEMP, "unable to read %s: %s", path.data, strerror(errno));
-	if (!campaign_owner(campaign, &owner)) {
-		/* the owner was removed meanwhile: nothing to send */
-		unlink(path.data);
-		goto out;
-	}
-	struct notify_entry *e = NULL;
-	size_t n = 0;
-	struct buf storage = BUF_INIT;
-	char **copies = NULL;
-	size_t ncopies = 0;
-	for (size_t pos = 0; pos < data.len;) {
-		const char *line = data.data + pos;
-		const char *nl = memchr(line, '\n', data.len - pos);
-		if (nl == NULL)
-			break; /* a torn last line */
-		size_t len = (size_t)(nl - line);
-		pos += len + 1;
-		const char *f[9];
-		if (proto_split(line, len, &storage, f, 9) != 9)
-			continue;
-		/* one entry per recipient: the last word wins */
-		size_t at = n;
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(e[i].rcpt, f[0]) == 0)
-				at = i;
-		if (at == n)
-			e = xrealloc(e, ++n * sizeof *e);
-		char *copy = xmalloc(storage.len);
-		memcpy(copy, storage.data, storage.len);
-		copies = xrealloc(copies, (ncopies + 1) * sizeof *copies);
-		copies[ncopies++] = copy;
-		const char *g[9];
-		for (size_t i = 0; i < 9; i++)
-			g[i] = copy + (f[i] - storage.data);
-		e[at] = (struct notify_entry){g[0], g[1], g[2], g[3], g[4],
-					      g[5], g[6], g[8], (time_t)atoll(g[7])};
-	}
-	if (n > 0) {
-		char host[256] = "localhost", from[300], msgid[400];
-		gethostname(host, sizeof host - 1);
-		const char *at = strrchr(B.control[SET_BOUNCEADDRESS].text, '@');
-		snprintf(from, sizeof from, "MAILER-DAEMON@%s", at ? at + 1 : host);
-		snprintf(msgid, sizeof msgid, "<%lld.%ld.notice@%s>", (long long)now, (long)getpid(),
-			 at ? at + 1 : host);
-		struct notify_info info = {campaign, owner.data, from, host, msgid, now};
-		struct buf msg = BUF_INIT;
-		notify_format(&msg, &info, e, n);
-		struct spool_batch_info bi = {NOTICE_CAMPAIGN, NULL, now, 0};
-		struct spool_batch batch;
-		spool_batch_init(&batch, &bi, 0);
-		struct spool_message m = {owner.data, "", 0, msgid, 0, msg.data, msg.len};
-		spool_batch_add(&batch, &m);
-		char name[SPOOL_NAME_MAX];
-		if (spool_make_dir(B.root, "tmp", 0700, &err) == -1 ||
-		    spool_make_dir(B.root, "new", 0700, &err) == -1 ||
-		    spool_batch_write_tmp(B.root, &batch, B.batch_seq++, name, &err) == -1 ||
-		    spool_batch_publish(B.root, name, &err) == -1 ||
-		    spool_sync_dir(B.root, "new", &err) == -1)
-			die(EXIT_TEMP, "%s", err.data);
-		spool_trigger(B.root);
-		spool_batch_free(&batch);
-		buf_free(&msg);
+	struct buf owner = BUF_INIT, err = BUF_INIT;
+	struct notify_pending p;
+	if (notify_read_pending(B.root, campaign, &p, &err) == -1)
+		die(EXIT_TEMP, "%s", err.data);
+	if (!notify_owner(B.root, campaign, B.control[SET_NOTIFY].text, &owner))
+		p.n = 0; /* the owner was removed meanwhile: the lines just go */
+	char host[256] = "localhost", from[300], msgid[400], name[SPOOL_NAME_MAX];
+	gethostname(host, sizeof host - 1);
+	const char *at = strrchr(B.control[SET_BOUNCEADDRESS].text, '@');
+	snprintf(from, sizeof from, "MAILER-DAEMON@%s", at ? at + 1 : host);
+	snprintf(msgid, sizeof msgid, "<%lld.%ld.%lu.notice@%s>", (long long)now, (long)getpid(),
+		 B.batch_seq, at ? at + 1 : host);
+	struct notify_info info = {campaign, owner.data, from, host, msgid, now};
+	if (notify_send(B.root, &info, &p, B.batch_seq++, name, &err) == -1)
+		die(EXIT_TEMP, "%s", err.data);
+	if (p.n > 0) {
 		char count[24];
-		snprintf(count, sizeof count, "%zu", n);
+		snprintf(count, sizeof count, "%zu", p.n);
 		log_event(&B.log, "notified", "campaign", campaign, "rcpt", owner.data, "batch", name,
 			  "failures", count, (char *)NULL);
 	}
-	/* the time of this digest, then the pending lines go */
-	struct buf sent = BUF_INIT, tmp = BUF_INIT, stamp = BUF_INIT;
-	buf_printf(&sent, "%s/bounce/digest/%s.sent", B.root, campaign);
-	buf_printf(&tmp, "%s/bounce/digest/.%s.sent", B.root, campaign);
-	buf_printf(&stamp, "%lld\n", (long long)now);
-	if (spool_publish_file(tmp.data, sent.data, stamp.data, stamp.len, &err) == -1 ||
-	    (unlink(path.data) == -1 && errno != ENOENT) ||
-	    spool_sync_dir(B.root, "bounce/digest", &err) == -1)
-		die(EXIT_TEMP, "%s", err.len ? err.data : strerror(errno));
-	for (size_t i = 0; i < ncopies; i++)
-		free(copies[i]);
-	free(copies);
-	free(e);
-	buf_free(&storage);
-	buf_free(&sent);
-	buf_free(&tmp);
-	buf_free(&stamp);
-out:
-	buf_free(&path);
-	buf_free(&data);
+	notify_pending_free(&p);
 	buf_free(&owner);
 	buf_free(&err);
 }
@@ -522,7 +391,7 @@ out:
 static void
 digest_send_due(void)
 {
-	struct buf dir = BUF_INIT, sent = BUF_INIT;
+	struct buf dir = BUF_INIT;
 	buf_printf(&dir, "%s/bounce/digest", B.root);
 	DIR *d = opendir(dir.data);
 	time_t now = time(NULL);
@@ -536,20 +405,12 @@ digest_send_due(void)
 	if (d != NULL)
 		closedir(d);
 	for (size_t i = 0; i < n; i++) {
-		buf_reset(&sent);
-		buf_printf(&sent, "%s/%s.sent", dir.data, names[i]);
-		struct buf stamp = BUF_INIT;
-		time_t last = 0;
-		if (read_file(sent.data, 64, &stamp) == 0)
-			last = (time_t)atoll(buf_cstr(&stamp));
-		buf_free(&stamp);
-		if (now - last >= B.control[SET_NOTIFYINTERVAL].number)
+		if (now - notify_last_sent(B.root, names[i]) >= B.control[SET_NOTIFYINTERVAL].number)
 			digest_send(names[i], now);
 		free(names[i]);
 	}
 	free(names);
 	buf_free(&dir);
-	buf_free(&sent);
 }
 
 /* ---- process: sched's hand-off files ---- */
@@ -681,62 +542,14 @@ cmd_process(void)
 	return 0;
 }
 
-/* ---- tokens ---- */
-
-struct resolved {
-	char kind;
-	unsigned scope;
-	char campaign[80];
-	struct buf address; /* "" for a test send's token */
-};
-
-/*
- * Resolves a token: the campaigns whose name hashes to its campaign
- * hash, the key at its ledger offset, the MAC over them.  Returns 1 when
- * exactly one campaign verifies, 0 otherwise.
- */
-static int
-resolve_token(const struct token *t, struct resolved *out)
-{
-	if (B.secret.len == 0)
-		return 0;
-	struct buf dir = BUF_INIT, key = BUF_INIT;
-	buf_printf(&dir, "%s/campaigns", B.root);
-	DIR *d = opendir(dir.data);
-	int found = 0;
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-		if (!spool_valid_id(e->d_name) || token_campaign_hash(e->d_name) != t->campaign_hash)
-			continue;
-		buf_reset(&key);
-		int r = t->offset == 0 ? 1 : ledger_key_at(B.root, e->d_name, t->offset, &key);
-		if (r == -1)
-			die(EXIT_TEMP, "unable to read the ledger of %s: %s", e->d_name,
-			    strerror(errno));
-		if (r == 0 || !token_verify(t, B.secret.data, B.secret.len, e->d_name,
-					    buf_cstr(&key)))
-			continue;
-		if (found++ == 0) {
-			out->kind = t->kind;
-			out->scope = t->scope;
-			snprintf(out->campaign, sizeof out->campaign, "%.64s", e->d_name);
-			buf_reset(&out->address);
-			buf_append(&out->address, key.data, key.len);
-			buf_cstr(&out->address);
-		}
-	}
-	if (d != NULL)
-		closedir(d);
-	buf_free(&dir);
-	buf_free(&key);
-	return found == 1;
-}
+/* ---- tokens (lib/verp.c) ---- */
 
 /* The addresses a token may hide in, best first: the envelope
  * recipient the MTA passes, then the header fields. */
 static void
 token_candidates(const struct dsn_report *r, struct buf *out)
 {
-	const char *env[] = {"ORIGINAL_RECIPIENT", "RECIPIENT", "DTLINE"};
+	const char *env[] = {"ORIGINAL_RECIPIENT", "RECIPIENT"};
 	for (size_t i = 0; i < 2; i++) {
 		const char *v = getenv(env[i]);
 		if (v != NULL && *v)
@@ -763,40 +576,24 @@ token_candidates(const struct dsn_report *r, struct buf *out)
 	buf_free(&v);
 }
 
-/* Finds and verifies a token in the candidates (a header value may hold
- * several addresses: every word with an @ is tried).  Returns 1 with
- * *res, 0 when there is no token, -1 when there are tokens but none
- * verifies (each is logged). */
+/* Returns 1 with *res for a token that verifies, 0 when there is none,
+ * -1 when there are tokens but none verifies (logged once). */
 static int
-find_token(const struct dsn_report *r, struct resolved *res)
+find_token(const struct dsn_report *r, struct verp_match *res)
 {
-	struct buf cand = BUF_INIT;
+	struct buf cand = BUF_INIT, bad = BUF_INIT;
 	token_candidates(r, &cand);
-	char delim = B.control[SET_DELIM].text[0];
-	int ok = 0, bad = 0;
-	const char *p = cand.data ? cand.data : "", *end = p + cand.len;
-	while (p < end && !ok) {
-		size_t n = strcspn(p, " \t,<>\n\"';:");
-		if (n > 0 && n < 512 && memchr(p, '@', n) != NULL) {
-			struct token t;
-			if (token_find(p, n, delim, &t) == 0) {
-				if (resolve_token(&t, res)) {
-					ok = 1;
-				} else if (!bad++) { /* logged once, however often it recurs */
-					struct buf a = BUF_INIT;
-					buf_append(&a, p, n);
-					log_event(&B.log, "badtoken", "token", buf_cstr(&a), "why",
-						  B.secret.len ? "verifies for no campaign"
-							       : "control/secret is not set",
-						  (char *)NULL);
-					buf_free(&a);
-				}
-			}
-		}
-		p += n ? n : 1;
-	}
+	int rc = verp_find(B.root, B.secret.data, B.secret.len, B.control[SET_DELIM].text[0],
+			   cand.data ? cand.data : "", cand.len, res, &bad);
+	if (rc == -2)
+		die(EXIT_TEMP, "unable to read the campaign ledgers: %s", strerror(errno));
+	if (rc == -1)
+		log_event(&B.log, "badtoken", "token", bad.data, "why",
+			  B.secret.len ? "verifies for no campaign" : "control/secret is not set",
+			  (char *)NULL);
 	buf_free(&cand);
-	return ok ? 1 : bad ? -1 : 0;
+	buf_free(&bad);
+	return rc;
 }
 
 /* ---- inbound mail ---- */
@@ -869,7 +666,7 @@ keep_unknown(const struct buf *msg, const char *why)
 }
 
 static void
-inbound_unsubscribe(const struct resolved *tok)
+inbound_unsubscribe(const struct verp_match *tok)
 {
 	if (tok->address.len == 0) {
 		log_event(&B.log, "ignored", "campaign", tok->campaign, "why",
@@ -912,7 +709,7 @@ cmd_inbound(void)
 	dsn_init(&r);
 	if (dsn_parse(&r, msg.data ? msg.data : "", msg.len) == -1)
 		die(EXIT_TEMP, "out of memory parsing the message");
-	struct resolved tok = {0};
+	struct verp_match tok = {0};
 	int found = find_token(&r, &tok), have_tok = found == 1;
 	const char *camp = have_tok ? tok.campaign : "";
 	time_t now = time(NULL);

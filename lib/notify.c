@@ -15,8 +15,17 @@
  */
 #include "notify.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "proto.h"
+#include "spool.h"
 
 #define TEXT_MAX 400 /* octets of one diagnostic in the digest */
 
@@ -116,4 +125,225 @@ notify_format(struct buf *out, const struct notify_info *info, const struct noti
 		buf_printf(out, "\r\nLast-Attempt-Date: %s\r\n", when);
 	}
 	buf_printf(out, "\r\n--%s--\r\n", boundary);
+}
+
+/* ---- the pending digests ---- */
+
+static int
+read_small(const char *path, size_t max, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || out->len + (size_t)n > max) {
+			int saved = n < 0 ? errno : EFBIG;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		buf_append(out, chunk, (size_t)n);
+	}
+	close(fd);
+	buf_cstr(out);
+	return 0;
+}
+
+int
+notify_owner(const char *root, const char *campaign, const char *fallback, struct buf *out)
+{
+	struct buf path = BUF_INIT;
+	buf_reset(out);
+	buf_printf(&path, "%s/campaigns/%s/notify", root, campaign);
+	if (read_small(path.data, 512, out) == -1 || out->len == 0) {
+		buf_reset(out);
+		buf_append_str(out, fallback ? fallback : "");
+	}
+	size_t len = out->len;
+	while (len && (out->data[len - 1] == '\n' || out->data[len - 1] == ' '))
+		len--;
+	buf_truncate(out, len);
+	buf_cstr(out);
+	buf_free(&path);
+	const char *why;
+	return len > 0 && addr_check(out->data, len, ADDR_ALLOW_NODOT, &why, NULL) == 0;
+}
+
+#define PENDING_FIELDS 9 /* rcpt status severity reason enhanced code mx time text */
+
+void
+notify_line(struct buf *out, const struct notify_entry *e)
+{
+	char when[32];
+	snprintf(when, sizeof when, "%lld", (long long)e->when);
+	const char *f[PENDING_FIELDS] = {e->rcpt,	  e->status, e->severity,
+					 e->reason,	  e->enhanced, e->code,
+					 e->mx,	  when,	     e->text};
+	for (size_t i = 0; i < PENDING_FIELDS; i++) {
+		if (i)
+			buf_append_char(out, ' ');
+		proto_field(out, f[i] ? f[i] : "");
+	}
+	buf_append_char(out, '\n');
+}
+
+int
+notify_append(const char *root, const char *campaign, const struct buf *lines, struct buf *err)
+{
+	if (lines->len == 0)
+		return 0;
+	if (spool_make_dir(root, "bounce", 0700, err) == -1 ||
+	    spool_make_dir(root, "bounce/digest", 0700, err) == -1)
+		return -1;
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/bounce/digest/%s", root, campaign);
+	int rc = -1;
+	int fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		buf_printf(err, "unable to open %s: %s", path.data, strerror(errno));
+		goto out;
+	}
+	ssize_t w = write(fd, lines->data, lines->len);
+	if (w != (ssize_t)lines->len || fdatasync(fd) == -1) {
+		buf_printf(err, "unable to write %s: %s", path.data,
+			   w < 0 ? strerror(errno) : "short write");
+		/* no torn line may stay for the next append to glue onto */
+		if (ftruncate(fd, st.st_size) == 0)
+			(void)fdatasync(fd);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	buf_free(&path);
+	return rc;
+}
+
+int
+notify_read_pending(const char *root, const char *campaign, struct notify_pending *p,
+		    struct buf *err)
+{
+	struct buf path = BUF_INIT, data = BUF_INIT, storage = BUF_INIT;
+	memset(p, 0, sizeof *p);
+	buf_printf(&path, "%s/bounce/digest/%s", root, campaign);
+	int rc = 0;
+	if (read_small(path.data, 64u << 20, &data) == -1) {
+		if (errno != ENOENT) {
+			buf_printf(err, "unable to read %s: %s", path.data, strerror(errno));
+			rc = -1;
+		}
+		goto out;
+	}
+	for (size_t pos = 0; pos < data.len;) {
+		const char *line = data.data + pos;
+		const char *nl = memchr(line, '\n', data.len - pos);
+		if (nl == NULL)
+			break; /* a torn last line */
+		size_t len = (size_t)(nl - line);
+		pos += len + 1;
+		const char *f[PENDING_FIELDS];
+		if (proto_split(line, len, &storage, f, PENDING_FIELDS) != PENDING_FIELDS)
+			continue;
+		char *copy = xmalloc(storage.len);
+		memcpy(copy, storage.data, storage.len);
+		if ((p->nstrings & 63) == 0)
+			p->strings = xrealloc(p->strings, (p->nstrings + 64) * sizeof *p->strings);
+		p->strings[p->nstrings++] = copy;
+		const char *g[PENDING_FIELDS];
+		for (size_t i = 0; i < PENDING_FIELDS; i++)
+			g[i] = copy + (f[i] - storage.data);
+		size_t at = p->n;
+		for (size_t i = 0; i < p->n; i++)
+			if (strcmp(p->e[i].rcpt, g[0]) == 0)
+				at = i;
+		if (at == p->n) {
+			if ((p->n & 63) == 0)
+				p->e = xrealloc(p->e, (p->n + 64) * sizeof *p->e);
+			p->n++;
+		}
+		p->e[at] = (struct notify_entry){g[0], g[1], g[2], g[3], g[4],
+						 g[5], g[6], g[8], (time_t)atoll(g[7])};
+	}
+out:
+	buf_free(&path);
+	buf_free(&data);
+	buf_free(&storage);
+	return rc;
+}
+
+void
+notify_pending_free(struct notify_pending *p)
+{
+	for (size_t i = 0; i < p->nstrings; i++)
+		free(p->strings[i]);
+	free(p->strings);
+	free(p->e);
+	memset(p, 0, sizeof *p);
+}
+
+time_t
+notify_last_sent(const char *root, const char *campaign)
+{
+	struct buf path = BUF_INIT, stamp = BUF_INIT;
+	buf_printf(&path, "%s/bounce/digest/%s.sent", root, campaign);
+	time_t last = 0;
+	if (read_small(path.data, 64, &stamp) == 0)
+		last = (time_t)atoll(stamp.data);
+	buf_free(&path);
+	buf_free(&stamp);
+	return last;
+}
+
+int
+notify_send(const char *root, const struct notify_info *info, const struct notify_pending *p,
+	    unsigned long seq, char *name, struct buf *err)
+{
+	int rc = -1;
+	struct buf msg = BUF_INIT, pending = BUF_INIT, sent = BUF_INIT, tmp = BUF_INIT,
+		   stamp = BUF_INIT;
+	*name = '\0';
+	if (p->n > 0) {
+		notify_format(&msg, info, p->e, p->n);
+		struct spool_batch_info bi = {NOTIFY_CAMPAIGN, NULL, info->now, 0};
+		struct spool_batch batch;
+		spool_batch_init(&batch, &bi, 0);
+		struct spool_message m = {info->owner, "", 0, info->message_id, 0, msg.data, msg.len};
+		spool_batch_add(&batch, &m);
+		int ok = spool_make_dir(root, "tmp", 0700, err) == 0 &&
+			 spool_make_dir(root, "new", 0700, err) == 0 &&
+			 spool_batch_write_tmp(root, &batch, seq, name, err) == 0 &&
+			 spool_batch_publish(root, name, err) == 0 &&
+			 spool_sync_dir(root, "new", err) == 0;
+		spool_batch_free(&batch);
+		if (!ok)
+			goto out;
+		spool_trigger(root);
+	}
+	/* the time of this digest, then the pending lines go */
+	buf_printf(&pending, "%s/bounce/digest/%s", root, info->campaign);
+	buf_printf(&sent, "%s/bounce/digest/%s.sent", root, info->campaign);
+	buf_printf(&tmp, "%s/bounce/digest/.%s.sent", root, info->campaign);
+	buf_printf(&stamp, "%lld\n", (long long)info->now);
+	if (spool_publish_file(tmp.data, sent.data, stamp.data, stamp.len, err) == -1)
+		goto out;
+	if (unlink(pending.data) == -1 && errno != ENOENT) {
+		buf_printf(err, "unable to remove %s: %s", pending.data, strerror(errno));
+		goto out;
+	}
+	if (spool_sync_dir(root, "bounce/digest", err) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&msg);
+	buf_free(&pending);
+	buf_free(&sent);
+	buf_free(&tmp);
+	buf_free(&stamp);
+	return rc;
 }

@@ -44,4 +44,47 @@ struct notify_info {
 void notify_format(struct buf *out, const struct notify_info *info,
 		   const struct notify_entry *e, size_t n);
 
+/* ---- the pending digests: bounce/digest/C (docs/bounce.md) ---- */
+
+/* The campaign of the digests themselves: never digested. */
+#define NOTIFY_CAMPAIGN "mailshot-notice"
+
+/* The owner of campaign's digest: campaigns/C/notify, else fallback.
+ * Returns 1 with a valid address in out, 0 when there is none. */
+int notify_owner(const char *root, const char *campaign, const char *fallback, struct buf *out);
+
+/* Appends one pending line for e to out (escaped fields, LF). */
+void notify_line(struct buf *out, const struct notify_entry *e);
+
+/* Appends lines to bounce/digest/C and syncs them; a failed append is
+ * cut back.  Returns 0, or -1 with err. */
+int notify_append(const char *root, const char *campaign, const struct buf *lines,
+		  struct buf *err);
+
+/* A campaign's pending failures, one entry per recipient (the last line
+ * about a recipient wins; malformed and torn lines are skipped). */
+struct notify_pending {
+	struct notify_entry *e;
+	size_t n;
+	char **strings;
+	size_t nstrings;
+};
+int notify_read_pending(const char *root, const char *campaign, struct notify_pending *p,
+			struct buf *err);
+void notify_pending_free(struct notify_pending *p);
+
+/* When campaign's last digest went out (0 = never). */
+time_t notify_last_sent(const char *root, const char *campaign);
+
+/*
+ * Queues the digest of p as one message of a NOTIFY_CAMPAIGN batch (null
+ * envelope sender, to info->owner) in root/new/, wakes sched, records
+ * the time in bounce/digest/C.sent and removes the pending file.  seq
+ * makes batch names unique in one process; the batch name goes to name.
+ * A crash between queuing and removing sends the same failures again
+ * next time, never loses them.  Returns 0, or -1 with err.
+ */
+int notify_send(const char *root, const struct notify_info *info,
+		const struct notify_pending *p, unsigned long seq, char *name, struct buf *err);
+
 #endif
