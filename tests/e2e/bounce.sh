@@ -9,18 +9,13 @@
 # commands.
 . "$(dirname "$0")/lib.sh"
 
-use_spool() {
-	SPOOL=$T/$1
-	export MAILSHOT_SPOOL=$SPOOL
-	mkdir -p "$SPOOL/control"
-	echo 5 >"$SPOOL/control/timeoutremote"
-	echo 3 >"$SPOOL/control/timeoutconnect"
+# retried once a second; 552 to RCPT is retried (RFC 5321 4.5.3.1.10),
+# so full* expires soon
+bounce_spool() {
+	use_spool "$1"
 	echo 1 >"$SPOOL/control/retry"
-	# 552 to RCPT is retried (RFC 5321 4.5.3.1.10): full* expires soon
 	echo 3s >"$SPOOL/control/queuelifetime"
-	LOG=$SPOOL/log/current
 }
-nlog() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
 SECRET=0123456789abcdef0123456789abcdef-bounce-test
 printf 'From: Team <team@example.org>\nSubject: Hello {{name}}\n\nHello {{name}}.\n' >"$T/t.eml"
 mklist() { # FILE ADDRESS...
@@ -30,7 +25,7 @@ mklist() { # FILE ADDRESS...
 	for a in "$@"; do echo "$a,N"; done >>"$f"
 }
 
-use_spool b
+bounce_spool b
 echo "b@bounces.test" >"$SPOOL/control/bounceaddress"
 echo "$SECRET" >"$SPOOL/control/secret"
 echo 2 >"$SPOOL/control/softbouncelimit"
@@ -229,7 +224,7 @@ expect_eq "$(nlog ' bounce event=notified campaign=mailshot-notice ')" 0 "loop: 
 expect_eq "$(find "$SPOOL/new" -type f | wc -l | tr -d ' ')" 0 "loop: nothing more queued"
 
 # ---- 7. enqueue refuses a VERP setup without a usable secret ----
-use_spool nosecret
+bounce_spool nosecret
 echo "b@bounces.test" >"$SPOOL/control/bounceaddress"
 expect_rc 100 "verp: no control/secret" -- enqueue --campaign n1 --template "$T/t.eml" --recipients "$T/c5.csv"
 expect_grep 'control/secret' "$T/err" "verp: the error names control/secret"

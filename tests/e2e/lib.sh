@@ -22,6 +22,18 @@ enqueue() { $wrap "$BIN/mailshot-enqueue" "$@"; }
 mcat() { "$BIN/mailshot-cat" "$@"; }
 bounce() { $wrap "$BIN/mailshot-bounce" "$@"; }
 
+# use_spool NAME: a fresh spool $T/NAME (SPOOL, MAILSHOT_SPOOL, LOG) with
+# short SMTP timeouts; nlog REGEX: lines of its log matching.
+use_spool() {
+	SPOOL=$T/$1
+	export MAILSHOT_SPOOL=$SPOOL
+	mkdir -p "$SPOOL/control"
+	echo 5 >"$SPOOL/control/timeoutremote"
+	echo 3 >"$SPOOL/control/timeoutconnect"
+	LOG=$SPOOL/log/current
+}
+nlog() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
+
 pass() { passes=$((passes + 1)); }
 fail() { echo "FAIL [$name]: $*"; fails=$((fails + 1)); }
 

@@ -24,17 +24,6 @@ with open(f, "w") as out:
         out.write("%s%d@%s,User %d\n" % (pfx, i, doms[(i - 1) % len(doms)], i))
 PY
 }
-# use_spool NAME: a fresh spool $T/NAME with short remote timeouts.
-use_spool() {
-	SPOOL=$T/$1
-	export MAILSHOT_SPOOL=$SPOOL
-	mkdir -p "$SPOOL/control"
-	echo 5 >"$SPOOL/control/timeoutremote"
-	echo 3 >"$SPOOL/control/timeoutconnect"
-	LOG=$SPOOL/log/current
-}
-# nlog REGEX: sched log lines matching (extended regex).
-nlog() { grep -cE -- "$1" "$LOG" 2>/dev/null || true; }
 # queue_files: files left in queue/NN/ (batches and state files).
 queue_files() { find "$SPOOL/queue" -mindepth 2 -type f | wc -l | tr -d ' '; }
 # epoch LOGLINE-REGEX first|last: the time of a log line, Unix seconds.
