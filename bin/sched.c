@@ -742,22 +742,16 @@ bounce_reaped(int status)
 		bounce_kick();
 }
 
-/* At exit: the bounce process finishes what was handed off. */
+/* At exit: the bounce process finishes what was handed off (and runs
+ * once more for what came while it ran). */
 static void
 bounce_finish(void)
 {
-	for (int round = 0; round < 2 && !S.bounce_broken; round++) {
-		if (S.bounce_pid > 0) {
-			int status;
-			while (waitpid(S.bounce_pid, &status, 0) == -1 && errno == EINTR)
-				;
-			S.bounce_again = S.bounce_again && WIFEXITED(status) &&
-					 WEXITSTATUS(status) == 0;
-			S.bounce_pid = 0;
-		}
-		if (!S.bounce_again)
-			break;
-		bounce_kick();
+	for (int round = 0; round < 3 && S.bounce_pid > 0; round++) {
+		int status;
+		while (waitpid(S.bounce_pid, &status, 0) == -1 && errno == EINTR)
+			;
+		bounce_reaped(status);
 	}
 }
 

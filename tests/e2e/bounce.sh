@@ -223,6 +223,59 @@ expect_eq "$(nlog ' bounce event=classified campaign=mailshot-notice rcpt=badown
 expect_eq "$(nlog ' bounce event=notified campaign=mailshot-notice ')" 0 "loop: and never digested"
 expect_eq "$(find "$SPOOL/new" -type f | wc -l | tr -d ' ')" 0 "loop: nothing more queued"
 
+# ---- 6c. kill -9 in the middle of process: a rerun loses nothing and
+# counts nothing twice ----
+bounce_spool crash
+mkdir -p "$SPOOL/bounce/new"
+$PY - "$SPOOL/bounce/new/S.9.9.9" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("mailshot-bounces 1\n")
+    for i in range(3000):
+        f.write("bounce k B.1.2.3 %d hard%d@k.test - failed 550 5.1.1 mx 127.0.0.1 1 1763896948 - gone\n" % (i, i))
+        f.write("bounce k B.1.2.3 %d soft%d@k.test - expired 451 4.3.0 mx 127.0.0.1 5 1763896948 - later\n" % (i, i))
+PY
+"$BIN/mailshot-bounce" process 2>/dev/null &
+kpid=$!
+sleep 0.5
+kill -9 $kpid 2>/dev/null
+wait $kpid 2>/dev/null
+expect_rc 0 "crash: process again after kill -9" -- bounce process
+expect_eq "$(find "$SPOOL/bounce/new" -type f | wc -l | tr -d ' ')" 0 "crash: the hand-off file is gone"
+expect_eq "$(bounce list | grep -c '	hard-bounce	')" 3000 "crash: every hard bounce suppressed"
+expect_rc 0 "crash: a soft address not suppressed after one campaign" -- bounce check soft2999@k.test
+expect_eq "$(grep -E ' bounce event=classified campaign=k rcpt=soft[0-9]+@k\.test .*action=counted count=2 ' "$LOG" | wc -l | tr -d ' ')" 0 "crash: no soft failure counted twice"
+
+# ---- 6d. sched starts bounce for files a previous run left ----
+bounce_spool left
+mkdir -p "$SPOOL/bounce/new"
+printf 'mailshot-bounces 1\nbounce l B.1.2.3 0 gone@l.test - failed 550 5.1.1 mx 127.0.0.1 1 1763896948 - gone\n' >"$SPOOL/bounce/new/S.1.2.3"
+expect_rc 0 "left: sched --once" -- sched --once
+expect_rc 1 "left: the waiting file was applied" -- bounce check gone@l.test
+# and without a bounce program the files wait, with a warning
+printf 'mailshot-bounces 1\nbounce l B.1.2.3 1 gone2@l.test - failed 550 5.1.1 mx 127.0.0.1 1 1763896948 - gone\n' >"$SPOOL/bounce/new/S.1.2.4"
+MAILSHOT_BOUNCE=$T/no-such-program expect_rc 0 "left: sched --once without bounce" -- sched --once
+expect_grep 'cannot be run; bounces wait in bounce/new/' "$T/err" "left: a warning says so"
+expect_eq "$(find "$SPOOL/bounce/new" -type f | wc -l | tr -d ' ')" 1 "left: the file waits"
+
+# ---- 6e. a 50 MB message on the pipe: processed, bounded ----
+$PY - "$T/big.eml" "b@bounces.test" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("From: MAILER-DAEMON@x.test\nTo: %s\nSubject: Undelivered\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=BB\n\n"
+            "--BB\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x.test\n\n"
+            "Final-Recipient: rfc822; big@x.test\nAction: failed\nStatus: 5.1.1\n\n"
+            "--BB\nContent-Type: message/rfc822\n\nSubject: big\n\n" % sys.argv[2])
+    line = "A" * 76 + "\n"
+    for i in range(50 * 1024 * 1024 // 77):
+        f.write(line)
+    f.write("--BB--\n")
+PY
+bounce_spool big
+expect_rc 0 "big: a 50 MB bounce" -- bounce --inbound <"$T/big.eml"
+expect_rc 1 "big: its recipient suppressed" -- bounce check big@x.test
+
 # ---- 7. enqueue refuses a VERP setup without a usable secret ----
 bounce_spool nosecret
 echo "b@bounces.test" >"$SPOOL/control/bounceaddress"
