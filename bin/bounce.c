@@ -52,7 +52,9 @@
 
 static const char prog[] = "mailshot-bounce";
 
-#define INBOUND_MAX (64u << 20)	 /* octets of an inbound message read */
+/* octets of an inbound message kept (what the parser looks at); the rest
+ * is read and dropped */
+#define INBOUND_MAX DSN_MAX_SCAN
 #define HANDOFF_MAX (256u << 20) /* octets of one hand-off file */
 
 static const struct control_setting settings[] = {
@@ -598,10 +600,12 @@ find_token(const struct dsn_report *r, struct verp_match *res)
 
 /* ---- inbound mail ---- */
 
-static void
+/* Returns the message's whole size; msg keeps its first INBOUND_MAX. */
+static unsigned long long
 read_stdin(struct buf *msg)
 {
 	char chunk[65536];
+	unsigned long long total = 0;
 	for (;;) {
 		ssize_t n = read(0, chunk, sizeof chunk);
 		if (n < 0 && errno == EINTR)
@@ -610,6 +614,7 @@ read_stdin(struct buf *msg)
 			die(EXIT_TEMP, "unable to read the message: %s", strerror(errno));
 		if (n == 0)
 			break;
+		total += (unsigned long long)n;
 		/* beyond the limit the rest is read and dropped, so that the
 		 * MTA sees the pipe consumed */
 		if (msg->len < INBOUND_MAX) {
@@ -619,11 +624,12 @@ read_stdin(struct buf *msg)
 			buf_append(msg, chunk, take);
 		}
 	}
+	return total;
 }
 
 /* Keeps a message nobody recognized in bounce/unknown/ for a person. */
 static void
-keep_unknown(const struct buf *msg, const char *why)
+keep_unknown(const struct buf *msg, unsigned long long size, const char *why)
 {
 	struct buf err = BUF_INIT, tmp = BUF_INIT, final = BUF_INIT;
 	if (spool_make_dir(B.root, "bounce", 0700, &err) == -1 ||
@@ -659,7 +665,11 @@ keep_unknown(const struct buf *msg, const char *why)
 	}
 	if (spool_sync_dir(B.root, "bounce/unknown", &err) == -1)
 		die(EXIT_TEMP, "%s", err.data);
-	log_event(&B.log, "unrecognized", "file", name, "why", why, (char *)NULL);
+	char bytes[32], kept[32];
+	snprintf(bytes, sizeof bytes, "%llu", size);
+	snprintf(kept, sizeof kept, "%zu", msg->len);
+	log_event(&B.log, "unrecognized", "file", name, "why", why, "bytes", bytes, "kept",
+		  size > msg->len ? kept : NULL, (char *)NULL);
 	buf_free(&err);
 	buf_free(&tmp);
 	buf_free(&final);
@@ -703,7 +713,7 @@ static int
 cmd_inbound(void)
 {
 	struct buf msg = BUF_INIT;
-	read_stdin(&msg);
+	unsigned long long size = read_stdin(&msg);
 	open_writer(1);
 	struct dsn_report r;
 	dsn_init(&r);
@@ -717,7 +727,7 @@ cmd_inbound(void)
 		/* Mail to a token we did not make (forged, damaged, or from
 		 * before a change of control/secret) suppresses nobody: a
 		 * person may look at it. */
-		keep_unknown(&msg, "its VERP or unsubscribe token does not verify");
+		keep_unknown(&msg, size, "its VERP or unsubscribe token does not verify");
 	} else if (have_tok && tok.kind == 'u') {
 		inbound_unsubscribe(&tok);
 	} else if (r.kind == DSN_BOUNCE) {
@@ -777,7 +787,7 @@ cmd_inbound(void)
 				break;
 		}
 		if (n == 0)
-			keep_unknown(&msg, "a complaint naming no recipient");
+			keep_unknown(&msg, size, "a complaint naming no recipient");
 	} else if (r.kind == DSN_AUTOREPLY) {
 		struct buf from = BUF_INIT;
 		dsn_header(&r.outer_headers, "From", 0, &from);
@@ -786,7 +796,7 @@ cmd_inbound(void)
 			  (char *)NULL);
 		buf_free(&from);
 	} else {
-		keep_unknown(&msg, r.note.len ? buf_cstr(&r.note) : "not a bounce");
+		keep_unknown(&msg, size, r.note.len ? buf_cstr(&r.note) : "not a bounce");
 	}
 	digest_flush();
 	digest_send_due();

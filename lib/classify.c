@@ -5,9 +5,13 @@
  * DESCRIPTION
  *	The text is copied, lower-cased, with every run of white space and
  *	control characters (NUL included) made one space, and cut at
- *	CLASSIFY_MAX_TEXT octets; then phrase groups are tried in table
- *	order with plain substring search (no regular expressions: the time
- *	is bounded by text length times the table size, whatever the input).
+ *	CLASSIFY_MAX_TEXT octets; the wrapper wording of classifywords.h
+ *	(a reporting MTA's label for a status class, a retry count, a
+ *	product name) is blanked out, so that only the server's own words
+ *	are read; then phrase groups are tried in table order with plain
+ *	substring search (no regular expressions: the time is bounded by
+ *	text length times the table size, whatever the input).  The lists
+ *	themselves are in classifywords.c.
  *
  *	The decision has three tiers:
  *	  1. a "strong" phrase group: wording specific enough to beat any
@@ -24,649 +28,19 @@
  *	user-unknown; "expired" wording first, because an expiry report
  *	quotes the last temporary error it saw.
  *
- *	The word lists were grown against the Sisimai set-of-emails corpus
- *	(tests/unit/test_dsn.c measures it); they are English only, except
- *	for a few fixed phrases of common German and Japanese bounces.
+ *	Why a user-unknown or no-such-domain answer to the end of DATA is a
+ *	policy block: the server accepted the recipient at RCPT TO, so the
+ *	mailbox and its domain exist; what it refuses after reading the
+ *	message is this message or this sender (Japanese mobile carriers
+ *	answer "550 Unknown user" at end of DATA when the recipient's filter
+ *	refuses the sender; Exim hosts say "<sender domain> does not exist").
+ *	Marking the address hard would suppress a working mailbox.
  */
 #include "classify.h"
 
 #include <string.h>
 
-struct phrase_group {
-	enum bounce_reason reason;
-	int weak;
-	const char *const *phrases; /* NULL-terminated, lower case, single spaces */
-};
-
-static const char *const expired_words[] = {
-    "attempts:",
-    "message still undelivered after",
-    "will be retried for",
-    "this message has been in the queue too long",
-    "did not accept our requests to connect",
-    "have been failing for a long time",
-    "envelope expired",
-    "connection timed out",
-    "timed out",
-    "host not reachable",
-    "could not find a gateway",
-    "timeout",
-    "retry timeout exceeded",
-    "retry time not reached for any host after a long failure period",
-    "delivery time expired",
-    "message expired",
-    "message has expired",
-    "delivery expired",
-    "message timed out",
-    "could not be delivered for",
-    "could not be delivered within",
-    "was not delivered within",
-    "cannot send message for",
-    "could not deliver for",
-    "has not been delivered for",
-    "deferred for too long",
-    "too long in queue",
-    "in the queue for too long",
-    "queue lifetime",
-    "maximum time in queue",
-    "time limit exceeded",
-    "retry period exceeded",
-    "retry time expired",
-    "delivery attempts expired",
-    "message was not delivered because the destination computer was unreachable",
-    "unable to deliver in",
-    "expired after",
-    "delivery period expired",
-    "was too old",
-    "exceeded the maximum time",
-    NULL,
-};
-
-static const char *const disabled_words[] = {
-    "temporary locked",
-    "temporarily locked",
-    "account is blocked",
-    "recipient account is blocked",
-    "account disabled",
-    "account has been disabled",
-    "account is disabled",
-    "account has been suspended",
-    "account is suspended",
-    "account suspended",
-    "account is inactive",
-    "account inactive",
-    "inactive account",
-    "account has been deactivated",
-    "account deactivated",
-    "account is deactivated",
-    "account has expired",
-    "account expired",
-    "account is locked",
-    "account has been locked",
-    "account locked",
-    "account has been closed",
-    "account is closed",
-    "account closed",
-    "account is frozen",
-    "account has been frozen",
-    "mailbox disabled",
-    "mailbox is disabled",
-    "mailbox has been disabled",
-    "mailbox is inactive",
-    "mailbox inactive",
-    "mailbox is suspended",
-    "mailbox suspended",
-    "mailbox is frozen",
-    "mailbox has been frozen",
-    "mailbox is locked",
-    "mailbox locked",
-    "mailbox is closed",
-    "mailbox has been closed",
-    "user suspended",
-    "user account disabled",
-    "user is inactive",
-    "recipient suspended",
-    "recipient is inactive",
-    "disabled recipient",
-    "disabled mailbox",
-    "disabled account",
-    "suspended account",
-    "currently suspended",
-    "is not active",
-    "is no longer active",
-    "no longer accepting mail",
-    "has been disabled",
-    "has been suspended",
-    "address is disabled",
-    "address has been disabled",
-    "mailbox not active",
-    "this account has been temporarily suspended",
-    NULL,
-};
-
-static const char *const full_words[] = {
-    "recipient's mailbox exceeded",
-    "mailbox exceeded",
-    "number of messages in recipient's mailbox",
-    "mailbox full",
-    "mailbox is full",
-    "mailbox was full",
-    "mail box full",
-    "mailbox is over",
-    "mailbox over quota",
-    "mailbox has exceeded",
-    "mailbox size limit",
-    "mailbox exceeds",
-    "mailfolder is full",
-    "mail folder is full",
-    "full mailbox",
-    "inbox is full",
-    "box is full",
-    "over quota",
-    "overquota",
-    "over the quota",
-    "quota exceeded",
-    "quota exceed",
-    "exceeded quota",
-    "exceeds quota",
-    "exceeded his/her quota",
-    "exceeded the quota",
-    "quota violation",
-    "quota full",
-    "disk quota",
-    "storage quota",
-    "mailbox quota",
-    "user quota",
-    "exceed mailbox quota",
-    "exceeded storage allocation",
-    "exceeds storage allocation",
-    "exceeded its storage",
-    "not enough storage space",
-    "not enough disk space",
-    "out of storage",
-    "too much mail data",
-    "has exceeded his/her disk space",
-    "user has exceeded",
-    "user is over",
-    "recipient is over",
-    "storage limit",
-    "does not have enough space",
-    "doesn't have enough space",
-    "mailbox size exceeded",
-    "maildir over",
-    "is full and cannot accept",
-    "mailbox is at capacity",
-    "postfach voll",
-    NULL,
-};
-
-static const char *const toobig_words[] = {
-    "line limit exceeded",
-    "message too large",
-    "message is too large",
-    "message too big",
-    "message is too big",
-    "message size exceeds",
-    "message size exceeded",
-    "message size limit",
-    "message length exceeds",
-    "message exceeds",
-    "message file too big",
-    "mail size",
-    "size exceeds",
-    "size limit exceeded",
-    "exceeds size limit",
-    "exceeds the size limit",
-    "exceeds the maximum size",
-    "exceeds maximum message size",
-    "exceeds the maximum allowed message size",
-    "exceeded the maximum message size",
-    "maximum message size",
-    "too large for",
-    "email is too large",
-    "size of the message",
-    "is larger than the",
-    "exceeds fixed maximum message size",
-    "exceeded maximum allowed size",
-    "exceeds the maximum allowed size",
-    "message is larger than",
-    "mail is too large",
-    NULL,
-};
-
-/* "host unknown" etc.: before user-unknown, which has "does not exist". */
-static const char *const domain_words[] = {
-    "lookup failure: host",
-    "domain is not reachable",
-    "host unknown",
-    "unknown host",
-    "host not found",
-    "host or domain name not found",
-    "domain not found",
-    "domain name not found",
-    "no such domain",
-    "domain does not exist",
-    "domain doesn't exist",
-    "domain is not exist",
-    "unknown domain",
-    "domain unknown",
-    "invalid domain",
-    "unrouteable address",
-    "unroutable address",
-    "unrouteable mail domain",
-    "name or service not known",
-    "nxdomain",
-    "no mx record",
-    "no mx or a record",
-    "no valid mx",
-    "mx record not found",
-    "all relevant mx records point to non-existent hosts",
-    "domain has no mx",
-    "name service error",
-    "domain name not valid",
-    "domain is not valid",
-    "recipient domain not found",
-    "the domain is not configured",
-    "domain isn't in my list of allowed rcpthosts",
-    "not in my list of allowed rcpthosts",
-    "no route for",
-    "dns lookup failed for domain",
-    "host lookup did not complete",
-    "couldn't find any host named",
-    "could not be resolved",
-    "domain could not be found",
-    "i couldn't find any host by that name",
-    "the recipient domain does not exist",
-    NULL,
-};
-
-static const char *const unknown_words[] = {
-    "recipnotfound",
-    "recipientnotfound",
-    "recipient address rejected: access denied",
-    "recipient address rejected.",
-    "address rejected.",
-    "recipient email address is possibly incorrect",
-    "email address wasn't found",
-    "email address wasn\x92t found",
-    "invalid final delivery userid",
-    "user unknown",
-    "unknown user",
-    "user is unknown",
-    "unknown users",
-    "user not found",
-    "user does not exist",
-    "user doesn't exist",
-    "user doesn't have a",
-    "user not exist",
-    "user invalid",
-    "invalid user",
-    "no such user",
-    "no such mailbox",
-    "no such recipient",
-    "no such account",
-    "no such person",
-    "no such local user",
-    "no such address",
-    "no such e-mail address",
-    "unknown recipient",
-    "recipient unknown",
-    "recipient not found",
-    "recipient does not exist",
-    "recipient doesn't exist",
-    "recipient address rejected: unknown",
-    "recipient address rejected: user",
-    "recipient address rejected: undeliverable address",
-    "recipient address rejected: invalid",
-    "recipient is not local",
-    "recipient is not exist",
-    "recipient no longer on server",
-    "recipient not exist",
-    "invalid recipient",
-    "invalid mailbox",
-    "invalid address",
-    "invalid e-mail address",
-    "unknown mailbox",
-    "mailbox unknown",
-    "mailbox not found",
-    "mailbox does not exist",
-    "mailbox doesn't exist",
-    "mailbox not exist",
-    "mailbox is not exist",
-    "mailbox unavailable or not local",
-    "mailbox not available",
-    "mailbox is unavailable",
-    "mailbox unavailable",
-    "no mailbox here by that name",
-    "no mailbox",
-    "not a valid mailbox",
-    "not a valid user",
-    "is not a valid",
-    "unknown local part",
-    "unknown address",
-    "address unknown",
-    "addressee unknown",
-    "address not found",
-    "address does not exist",
-    "address doesn't exist",
-    "address is not valid",
-    "address not present",
-    "account does not exist",
-    "account doesn't exist",
-    "account not found",
-    "account that you tried to reach does not exist",
-    "account you tried to reach does not exist",
-    "account is unavailable",
-    "account not available",
-    "no account by that name",
-    "does not have an account",
-    "not our customer",
-    "is not a known user",
-    "unknown or illegal alias",
-    "bad destination mailbox address",
-    "destination mailbox address invalid",
-    "destination address invalid",
-    "unknown account",
-    "undeliverable address",
-    "no valid recipients",
-    "not listed in domino directory",
-    "not listed in public name & address book",
-    "not listed in",
-    "no longer valid",
-    "no longer available",
-    "not a registered user",
-    "this user doesn't have",
-    "sorry, no mailbox",
-    "said: 550 5.1.1",
-    "has been replaced by",
-    "has moved",
-    "address has changed",
-    "user unknown in",
-    "recipient address is invalid",
-    "rcpt to unknown",
-    "rcpt unknown",
-    "no such recipient here",
-    "the email address you entered couldn't be found",
-    "e-mail address you entered couldn't be found",
-    "email address couldn't be found",
-    "email address could not be found",
-    "couldn't be found",
-    "does not exist",
-    "doesn't exist",
-    "unbekannt",
-    "existiert nicht",
-    "ungueltige adresse",
-    "not exist",
-    NULL,
-};
-
-static const char *const rate_words[] = {
-    "frequency limited",
-    "too many recipients this hour",
-    "too many recipients",
-    "too many connections",
-    "too many concurrent",
-    "too many simultaneous",
-    "too many sessions",
-    "too many messages",
-    "too many emails",
-    "too many mails",
-    "too many smtp sessions",
-    "connection rate",
-    "connection limit",
-    "rate limit",
-    "rate-limit",
-    "ratelimit",
-    "rate limited",
-    "rate exceeded",
-    "sending rate",
-    "message rate",
-    "throttl",
-    "too fast",
-    "slow down",
-    "exceeded the rate",
-    "exceeded rate",
-    "mail from your ip address is being deferred",
-    "is receiving mail at a rate that prevents",
-    "receiving mail at a rate",
-    "mail rate",
-    NULL,
-};
-
-/* The failure is about the sender (refused at MAIL FROM, failed
- * authentication, relaying refused): before the recipient words, since
- * such a reply often quotes "does not exist" about the sender. */
-static const char *const sender_words[] = {
-    "relay quota",
-    "provide a valid from",
-    "not a member of",
-    "unauthenticated senders",
-    "my name was rejected",
-    "invalid ip for sending",
-    "sender address rejected",
-    "domain of sender address",
-    "sender rejected",
-    "sender verify failed",
-    "sender denied",
-    "after mail from",
-    "in reply to mail from",
-    "mail from command",
-    "[mail_from]",
-    "did not like our mail from",
-    "authentication checks failed",
-    "reverse dns validation",
-    "mismatches client ip",
-    "not configured to relay",
-    "relay access denied",
-    "relaying denied",
-    "protocol violation",
-    "improper use of 8-bit",
-    NULL,
-};
-
-/* The domain takes no mail (RFC 7505 null MX, RFC 7504 521/556): before
- * the DNS errors, which quote the lookup that found it out. */
-static const char *const notaccept_words[] = {
-    "null mx",
-    "does not accept mail",
-    "domain does not accept",
-    "not accept any mail",
-    "does not receive mail",
-    "doesn't receive",
-    "accepts no mail",
-    "no mx found",
-    "indicated no smtp service",
-    NULL,
-};
-
-/* Failures of the network or of a system on the way: "other", but
- * recognized first, so that a stray word does not make them anything
- * else ("host not found, try again" is a DNS timeout, not NXDOMAIN). */
-static const char *const network_words[] = {
-    "host name lookup failure",
-    "dns error:",
-    "malformed or unexpected name server reply",
-    "host not found, try again",
-    "dns query failed",
-    "no route to host",
-    "network is unreachable",
-    "connection reset",
-    "unable to contact ldap",
-    "wasn't able to establish an smtp connection",
-    "hop count exceeded",
-    "routing loop",
-    "mail loop",
-    "loops back to myself",
-    "too many hops",
-    NULL,
-};
-
-/* Names of blocklists, and reputation: a block of the sending host. */
-static const char *const blocklist_words[] = {
-    "service refuse",
-    "not accepting connections",
-    "user complaints",
-    "ip reputation",
-    "spamhaus",
-    "spamcop",
-    "barracudacentral",
-    "sorbs",
-    "blacklist",
-    "black list",
-    "blocklist",
-    "block list",
-    "denylist",
-    "dnsbl",
-    "rbl",
-    "listed at",
-    "listed on",
-    "listed in",
-    "reputation",
-    "poor reputation",
-    NULL,
-};
-
-static const char *const spam_words[] = {
-    "spam",
-    "junk mail",
-    "bulk mail",
-    "virus",
-    "malware",
-    "infected",
-    "phishing",
-    "unsolicited",
-    "content rejected",
-    "message content",
-    "content filter",
-    "contentfilter",
-    "suspicious",
-    "banned attachment",
-    "forbidden attachment",
-    "attachment not allowed",
-    "message rejected due to content",
-    "message refused due to content",
-    "scam",
-    " uce ",
-    "looks like",
-    "message has been blocked",
-    "message was blocked",
-    "identified as",
-    "considered as",
-    "filtered",
-    NULL,
-};
-
-static const char *const policy_words[] = {
-    "reverse dns",
-    "reverse lookup",
-    "reverse-lookup",
-    "rdns",
-    "ptr record",
-    "no ptr",
-    "ptr lookup",
-    "dns ptr",
-    "hostname lookup",
-    "client host rejected",
-    "cannot find your hostname",
-    "cannot find your reverse hostname",
-    "helo",
-    "spf",
-    "dkim",
-    "dmarc",
-    "authentication",
-    "unauthenticated",
-    "not authenticated",
-    "authentication required",
-    "relay access denied",
-    "relaying denied",
-    "relay denied",
-    "relay not permitted",
-    "relaying not permitted",
-    "not permitted to relay",
-    "unable to relay",
-    "not allowed to relay",
-    "relay not allowed",
-    "we do not relay",
-    "does not relay",
-    "relaying",
-    "starttls",
-    "tls required",
-    "must issue a starttls",
-    "encryption required",
-    "sender address rejected",
-    "sender rejected",
-    "sender denied",
-    "sender verify failed",
-    "sender is not allowed",
-    "domain of sender address",
-    "sender domain",
-    "mail from",
-    "envelope sender",
-    "your ip",
-    "your host",
-    "your server",
-    "your domain",
-    "your address",
-    "ip address",
-    "blocked",
-    "block",
-    "banned",
-    "policy",
-    "not compliant",
-    "rfc",
-    "syntax of the message",
-    "headers",
-    "header",
-    "security",
-    "certificate",
-    "access denied",
-    "permission denied",
-    "not authorized",
-    "unauthorized",
-    "not permitted",
-    "not allowed",
-    "prohibited",
-    "refused",
-    "denied",
-    "rejected",
-    "restricted",
-    NULL,
-};
-
-/* Failures of the network or a system: "other", but recognized, so that
- * they are not taken for anything else by a stray word. */
-static const char *const other_words[] = {
-    "connection refused",
-    "lost connection",
-    "conversation with",
-    "local configuration error",
-    "system error",
-    "internal error",
-    "server error",
-    "mailer error",
-    "syntax error",
-    "temporary failure",
-    "temporarily unavailable",
-    "service unavailable",
-    NULL,
-};
-
-static const struct phrase_group groups[] = {
-    {BR_POLICY_BLOCK, 0, sender_words},
-    {BR_MAILBOX_FULL, 0, full_words},
-    {BR_MESSAGE_TOO_LARGE, 0, toobig_words},
-    {BR_MAILBOX_DISABLED, 0, disabled_words},
-    {BR_NO_SUCH_DOMAIN, 0, notaccept_words},
-    {BR_OTHER, 0, network_words},
-    {BR_NO_SUCH_DOMAIN, 0, domain_words},
-    {BR_USER_UNKNOWN, 0, unknown_words},
-    {BR_POLICY_BLOCK, 0, blocklist_words},
-    {BR_RATE_LIMITED, 0, rate_words},
-    {BR_SPAM_BLOCK, 0, spam_words},
-    {BR_EXPIRED, 0, expired_words},
-    {BR_OTHER, 1, other_words},
-    {BR_POLICY_BLOCK, 1, policy_words},
-};
+#include "classifywords.h"
 
 static const char *const reason_names[] = {
     [BR_NONE] = "none",
@@ -824,14 +198,25 @@ code_reason(int code)
 	}
 }
 
-/* Lower-cased, white space folded, cut: the text the phrases are matched
- * against.  out has room for CLASSIFY_MAX_TEXT + 1 octets. */
+static int
+any_phrase(const char *text, const char *const *phrases)
+{
+	for (const char *const *p = phrases; *p != NULL; p++)
+		if (strstr(text, *p) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Lower-cased, white space folded, cut, wrapper wording blanked: the
+ * text the phrases are matched against.  out has room for
+ * CLASSIFY_MAX_TEXT + 1 octets. */
 static size_t
 normalize_text(const char *text, size_t len, char *out)
 {
 	size_t n = 0;
 	int space = 1;
 
+	out[0] = '\0'; /* an empty text is an empty string, never garbage */
 	if (text == NULL)
 		return 0;
 	for (size_t i = 0; i < len && n < CLASSIFY_MAX_TEXT; i++) {
@@ -848,6 +233,11 @@ normalize_text(const char *text, size_t len, char *out)
 		space = 0;
 	}
 	out[n] = '\0';
+	for (const char *const *w = classify_wrapper_words; *w != NULL; w++) {
+		size_t wlen = strlen(*w);
+		for (char *p = strstr(out, *w); p != NULL; p = strstr(p + wlen, *w))
+			memset(p, ' ', wlen);
+	}
 	return n;
 }
 
@@ -881,14 +271,6 @@ domain_does_not_exist(const char *text)
 	return 0;
 }
 
-static int
-group_matches(const struct phrase_group *g, const char *text)
-{
-	for (const char *const *p = g->phrases; *p != NULL; p++)
-		if (strstr(text, *p) != NULL)
-			return 1;
-	return 0;
-}
 
 enum bounce_severity
 bounce_severity_of(enum bounce_reason r, int code, const char *status)
@@ -932,18 +314,20 @@ bounce_classify(int code, const char *status, const char *text, size_t len)
 	int have_status = parse_status(status, &cls, &subject, &detail) == 0;
 	size_t n = normalize_text(text, len, lower);
 	enum bounce_reason r = BR_NONE;
-	const size_t ngroups = sizeof groups / sizeof groups[0];
 
 	if (n == 0 && !have_status && (code < 400 || code > 599))
 		return c;
 	if (have_status && cls == 2 && n == 0 && (code < 400 || code > 599))
 		return c;
 
-	for (size_t i = 0; i < ngroups && r == BR_NONE; i++) {
-		if (groups[i].phrases == unknown_words && domain_does_not_exist(lower))
+	for (size_t i = 0; i < classify_ngroups && r == BR_NONE; i++) {
+		const struct phrase_group *g = &classify_groups[i];
+		if (g->weak)
+			continue;
+		if (g->domain_rule && domain_does_not_exist(lower))
 			r = BR_NO_SUCH_DOMAIN;
-		else if (!groups[i].weak && group_matches(&groups[i], lower))
-			r = groups[i].reason;
+		else if (any_phrase(lower, g->phrases))
+			r = g->reason;
 	}
 	/* A status that only says "other" is weaker than weak wording. */
 	enum bounce_reason by_status = BR_NONE;
@@ -951,15 +335,21 @@ bounce_classify(int code, const char *status, const char *text, size_t len)
 		by_status = status_reason(cls, subject, detail);
 	if (r == BR_NONE && by_status != BR_OTHER)
 		r = by_status;
-	for (size_t i = 0; i < ngroups && r == BR_NONE; i++)
-		if (groups[i].weak && group_matches(&groups[i], lower))
-			r = groups[i].reason;
+	for (size_t i = 0; i < classify_ngroups && r == BR_NONE; i++) {
+		const struct phrase_group *g = &classify_groups[i];
+		if (g->weak && any_phrase(lower, g->phrases))
+			r = g->reason;
+	}
 	if (r == BR_NONE)
 		r = by_status;
 	if (r == BR_NONE)
 		r = code_reason(code);
 	if (r == BR_NONE)
 		r = BR_OTHER;
+	/* Refused at the end of DATA: the recipient exists (see above). */
+	if ((r == BR_USER_UNKNOWN || r == BR_NO_SUCH_DOMAIN) &&
+	    any_phrase(lower, classify_after_data_words))
+		r = BR_POLICY_BLOCK;
 	c.reason = r;
 	c.severity = bounce_severity_of(r, code, have_status ? status : NULL);
 	return c;
@@ -970,8 +360,16 @@ bounce_text_specific(const char *text, size_t len)
 {
 	char lower[CLASSIFY_MAX_TEXT + 1];
 	normalize_text(text, len, lower);
-	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-		if (!groups[i].weak && group_matches(&groups[i], lower))
+	for (size_t i = 0; i < classify_ngroups; i++)
+		if (!classify_groups[i].weak && any_phrase(lower, classify_groups[i].phrases))
 			return 1;
 	return domain_does_not_exist(lower);
+}
+
+int
+bounce_text_after_data(const char *text, size_t len)
+{
+	char lower[CLASSIFY_MAX_TEXT + 1];
+	normalize_text(text, len, lower);
+	return any_phrase(lower, classify_after_data_words);
 }

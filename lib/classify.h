@@ -22,6 +22,9 @@
  *     or neither given (the wording alone decided).  With a 4xx code or
  *     4.x.x status the same reasons are SOFT.  Every other failure is
  *     SOFT; auto-reply, complaint and none are NONE.
+ *   - A user-unknown or no-such-domain answer to the end of DATA ("in
+ *     reply to end of DATA command", "after end of data") is
+ *     policy-block: the recipient had been accepted at RCPT TO.
  */
 #ifndef MAILSHOT_CLASSIFY_H
 #define MAILSHOT_CLASSIFY_H
@@ -80,5 +83,10 @@ enum bounce_severity bounce_severity_of(enum bounce_reason r, int code, const ch
 /* 1 when the text's wording alone names a cause (a tier-1 phrase of
  * classify.c: "user unknown", "connection refused" ...), else 0. */
 int bounce_text_specific(const char *text, size_t len);
+
+/* 1 when the text says the reply answered the end of DATA (the rule
+ * above), else 0: for a caller whose diagnostic lacks the SMTP stage
+ * that the prose around it names. */
+int bounce_text_after_data(const char *text, size_t len);
 
 #endif

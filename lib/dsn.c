@@ -39,8 +39,8 @@
 
 #include "buf.h"
 #include "classify.h"
+#include "dsnint.h"
 #include "mime.h"
-
 
 void
 dsn_init(struct dsn_report *r)
@@ -73,36 +73,17 @@ dsn_free(struct dsn_report *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* ---- small text helpers ---- */
-
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static int
-is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-#define prefix_nocase dsn_prefix_nocase
-#define find_nocase dsn_find_nocase
-#define trim dsn_trim
-#define get_header dsn_get_header
-
 /* ---- recipients ---- */
 
 struct dsn_rcpt *
 dsn_add_rcpt(struct dsn_report *r, const char *addr, size_t len)
 {
-	trim(&addr, &len);
-	if (prefix_nocase(addr, len, "rfc822;") || prefix_nocase(addr, len, "utf-8;")) {
+	dsn_trim(&addr, &len);
+	if (dsn_prefix_nocase(addr, len, "rfc822;") || dsn_prefix_nocase(addr, len, "utf-8;")) {
 		const char *semi = memchr(addr, ';', len);
 		len -= (size_t)(semi + 1 - addr);
 		addr = semi + 1;
-		trim(&addr, &len);
+		dsn_trim(&addr, &len);
 	}
 	/* <addr>, 'addr', "addr"; but "quoted local"@domain keeps its quotes. */
 	while (len > 0 && (*addr == '<' || *addr == '\''))
@@ -199,13 +180,23 @@ status_at(const char *s, size_t len, size_t i)
 void
 dsn_find_codes(const char *text, size_t len, int *code, char status[16])
 {
+	/* A status of an "other" detail (X.Y.0) followed by a specific one
+	 * of the same class is a reporting MTA's summary of the server's
+	 * reply it quotes ("5.1.0 - Unknown address error
+	 * 550-'5.7.1 ... Access denied'"): the server's status is kept. */
+	int summary = 0;
+
 	*code = 0;
 	status[0] = '\0';
-	for (size_t i = 0; i < len && (*code == 0 || status[0] == '\0'); i++) {
+	for (size_t i = 0; i < len && (*code == 0 || status[0] == '\0' || summary); i++) {
 		size_t n;
-		if (status[0] == '\0' && (n = status_at(text, len, i)) > 0 && n < 16) {
-			memcpy(status, text + i, n);
-			status[n] = '\0';
+		if ((status[0] == '\0' || summary) && (n = status_at(text, len, i)) > 0 && n < 16) {
+			int other = text[i + n - 2] == '.' && text[i + n - 1] == '0';
+			if (status[0] == '\0' || (text[i] == status[0] && !other)) {
+				memcpy(status, text + i, n);
+				status[n] = '\0';
+				summary = other;
+			}
 			i += n - 1;
 			continue;
 		}
@@ -259,12 +250,12 @@ strip_type(const char **v, size_t *len)
 	const char *semi = memchr(*v, ';', *len);
 	if (semi != NULL && semi - *v < 24) {
 		for (const char *q = *v; q < semi; q++)
-			if (is_space((unsigned char)*q) && q + 1 < semi && !is_space((unsigned char)q[1]))
+			if (dsn_is_space((unsigned char)*q) && q + 1 < semi && !dsn_is_space((unsigned char)q[1]))
 				return;
 		*len -= (size_t)(semi + 1 - *v);
 		*v = semi + 1;
 	}
-	trim(v, len);
+	dsn_trim(v, len);
 }
 
 static int
@@ -278,10 +269,10 @@ static void
 copy_field(char *dst, size_t size, const char *s, size_t len)
 {
 	size_t n = 0;
-	trim(&s, &len);
+	dsn_trim(&s, &len);
 	for (size_t i = 0; i < len && n + 1 < size; i++)
-		if (!is_space((unsigned char)s[i]))
-			dst[n++] = (char)lower((unsigned char)s[i]);
+		if (!dsn_is_space((unsigned char)s[i]))
+			dst[n++] = (char)dsn_lower((unsigned char)s[i]);
 	dst[n] = '\0';
 }
 
@@ -301,7 +292,7 @@ flush_pending(struct dsn_report *r, struct pending *p, const struct buf *prose)
 	 * Recipient says it better. */
 	if (alen > 0 && a[0] == '@' && p->original.len > 0)
 		alen = 0;
-	if (alen == 0 || prefix_nocase(a, alen, "unknown")) {
+	if (alen == 0 || dsn_prefix_nocase(a, alen, "unknown")) {
 		a = p->original.data ? p->original.data : "";
 		alen = p->original.len;
 		strip_type(&a, &alen);
@@ -375,6 +366,18 @@ flush_pending(struct dsn_report *r, struct pending *p, const struct buf *prose)
 		if (c.reason != BR_OTHER && c.reason != BR_NONE)
 			d->cls = c;
 	}
+	/* The Diagnostic-Code rarely names the SMTP stage; the prose often
+	 * does ("(in reply to end of DATA command)"), and a recipient
+	 * refused only at the end of DATA exists (classify.h). */
+	if ((d->cls.reason == BR_USER_UNKNOWN || d->cls.reason == BR_NO_SUCH_DOMAIN) &&
+	    prose->len > 0 && d->rcpt.len > 0) {
+		struct buf ex = BUF_INIT;
+		if (dsn_text_explain(prose->data, prose->len, d->rcpt.data, &ex) &&
+		    bounce_text_after_data(ex.data, ex.len))
+			d->cls.reason = BR_POLICY_BLOCK;
+		d->cls.severity = bounce_severity_of(d->cls.reason, d->code, d->status);
+		buf_free(&ex);
+	}
 	if (strcmp(d->action, "delayed") == 0) {
 		/* Not delivered within the warning period. */
 		if (d->cls.reason == BR_NONE ||
@@ -421,7 +424,7 @@ parse_delivery_status(struct dsn_report *r, const struct buf *ds, const struct b
 				size_t vlen = (size_t)(le - v);
 				size_t nlen = (size_t)(colon - q);
 				struct buf *dst = NULL;
-#define FIELD(s) (nlen == sizeof(s) - 1 && prefix_nocase(q, nlen, s))
+#define FIELD(s) (nlen == sizeof(s) - 1 && dsn_prefix_nocase(q, nlen, s))
 				if (FIELD("Final-Recipient") || FIELD("X-Actual-Recipient")) {
 					if (FIELD("X-Actual-Recipient") && p.final.len > 0) {
 						dst = NULL;
@@ -470,7 +473,7 @@ add_address_list(struct dsn_report *r, const char *v, size_t len, struct bounce_
 {
 	size_t i = 0;
 	while (i < len) {
-		while (i < len && (v[i] == ',' || is_space((unsigned char)v[i])))
+		while (i < len && (v[i] == ',' || dsn_is_space((unsigned char)v[i])))
 			i++;
 		size_t start = i;
 		int quoted = 0, angle = 0;
@@ -519,7 +522,7 @@ parse_feedback(struct dsn_report *r, const struct buf *fb)
 			break;
 		off += used;
 	}
-	if (get_header(&fields, "Feedback-Type", &v))
+	if (dsn_get_header(&fields, "Feedback-Type", &v))
 		copy_field(r->feedback_type, sizeof r->feedback_type, v.data, v.len);
 	for (size_t k = 0; k < 2; k++) {
 		for (size_t n = 0; n < 100; n++) {
@@ -529,7 +532,7 @@ parse_feedback(struct dsn_report *r, const struct buf *fb)
 			add_address_list(r, v.data, v.len, cls);
 		}
 	}
-	if (r->nrcpts == 0 && get_header(&r->orig_headers, "To", &v))
+	if (r->nrcpts == 0 && dsn_get_header(&r->orig_headers, "To", &v))
 		add_address_list(r, v.data, v.len, cls);
 	if (r->nrcpts == 0) {
 		/* Redacted ("Undisclosed Recipients"): the VERP address says who. */
@@ -557,25 +560,25 @@ is_autoreply(struct dsn_report *r)
 	struct buf v = BUF_INIT;
 	int yes = 0;
 
-	if (get_header(&r->outer_headers, "Auto-Submitted", &v) && v.len > 0 &&
-	    !prefix_nocase(v.data, v.len, "no"))
+	if (dsn_get_header(&r->outer_headers, "Auto-Submitted", &v) && v.len > 0 &&
+	    !dsn_prefix_nocase(v.data, v.len, "no"))
 		yes = 1;
-	if (!yes && (get_header(&r->outer_headers, "X-Autoreply", &v) ||
-		     get_header(&r->outer_headers, "X-Autorespond", &v) ||
-		     get_header(&r->outer_headers, "X-Autoresponder", &v)))
+	if (!yes && (dsn_get_header(&r->outer_headers, "X-Autoreply", &v) ||
+		     dsn_get_header(&r->outer_headers, "X-Autorespond", &v) ||
+		     dsn_get_header(&r->outer_headers, "X-Autoresponder", &v)))
 		yes = 1;
-	if (!yes && get_header(&r->outer_headers, "Precedence", &v) &&
-	    find_nocase(v.data, v.len, "auto_reply"))
+	if (!yes && dsn_get_header(&r->outer_headers, "Precedence", &v) &&
+	    dsn_find_nocase(v.data, v.len, "auto_reply"))
 		yes = 1;
-	if (!yes && get_header(&r->outer_headers, "X-Auto-Response-Suppress", &v) &&
-	    get_header(&r->outer_headers, "Subject", &v)) {
+	if (!yes && dsn_get_header(&r->outer_headers, "X-Auto-Response-Suppress", &v) &&
+	    dsn_get_header(&r->outer_headers, "Subject", &v)) {
 		for (size_t i = 0; i < sizeof autoreply_subjects / sizeof *autoreply_subjects; i++)
-			if (find_nocase(v.data, v.len, autoreply_subjects[i]))
+			if (dsn_find_nocase(v.data, v.len, autoreply_subjects[i]))
 				yes = 1;
 	}
-	if (!yes && get_header(&r->outer_headers, "Subject", &v)) {
+	if (!yes && dsn_get_header(&r->outer_headers, "Subject", &v)) {
 		for (size_t i = 0; i < sizeof autoreply_subjects / sizeof *autoreply_subjects; i++)
-			if (find_nocase(v.data, v.len, autoreply_subjects[i]))
+			if (dsn_find_nocase(v.data, v.len, autoreply_subjects[i]))
 				yes = 1;
 	}
 	buf_free(&v);
@@ -589,8 +592,8 @@ autoreply_rcpt(struct dsn_report *r)
 	const struct bounce_class cls = {BR_AUTO_REPLY, BS_NONE};
 
 	r->kind = DSN_AUTOREPLY;
-	if (get_header(&r->outer_headers, "From", &v) ||
-	    get_header(&r->outer_headers, "Reply-To", &v)) {
+	if (dsn_get_header(&r->outer_headers, "From", &v) ||
+	    dsn_get_header(&r->outer_headers, "Reply-To", &v)) {
 		size_t before = r->nrcpts;
 		add_address_list(r, v.data, v.len, cls);
 		if (r->nrcpts > before + 1) {
@@ -617,19 +620,19 @@ other_complaint(struct dsn_report *r, const struct dsn_walk *w)
 	int yes = 0;
 
 	if (w->text.len > 0 &&
-	    find_nocase(w->text.data, w->text.len, "sent this email to unsubscribe") != NULL) {
+	    dsn_find_nocase(w->text.data, w->text.len, "sent this email to unsubscribe") != NULL) {
 		snprintf(r->feedback_type, sizeof r->feedback_type, "opt-out");
 		r->kind = DSN_COMPLAINT;
-		if (get_header(&r->outer_headers, "From", &v))
+		if (dsn_get_header(&r->outer_headers, "From", &v))
 			add_address_list(r, v.data, v.len, cls);
 		yes = 1;
-	} else if (w->have_orig && get_header(&r->outer_headers, "Subject", &v)) {
+	} else if (w->have_orig && dsn_get_header(&r->outer_headers, "Subject", &v)) {
 		for (size_t i = 0; i < sizeof subjects / sizeof *subjects && !yes; i++)
-			yes = find_nocase(v.data, v.len, subjects[i]) != NULL;
+			yes = dsn_find_nocase(v.data, v.len, subjects[i]) != NULL;
 		if (yes) {
 			snprintf(r->feedback_type, sizeof r->feedback_type, "abuse");
 			r->kind = DSN_COMPLAINT;
-			if (get_header(&r->orig_headers, "To", &v))
+			if (dsn_get_header(&r->orig_headers, "To", &v))
 				add_address_list(r, v.data, v.len, cls);
 		}
 	}
@@ -658,12 +661,12 @@ header_looks_like_bounce(const struct dsn_report *r)
 	struct buf v = BUF_INIT;
 	int yes = 0;
 
-	if (get_header(&r->outer_headers, "From", &v))
+	if (dsn_get_header(&r->outer_headers, "From", &v))
 		for (size_t i = 0; i < sizeof senders / sizeof *senders && !yes; i++)
-			yes = find_nocase(v.data, v.len, senders[i]) != NULL;
-	if (!yes && get_header(&r->outer_headers, "Subject", &v))
+			yes = dsn_find_nocase(v.data, v.len, senders[i]) != NULL;
+	if (!yes && dsn_get_header(&r->outer_headers, "Subject", &v))
 		for (size_t i = 0; i < sizeof subjects / sizeof *subjects && !yes; i++)
-			yes = find_nocase(v.data, v.len, subjects[i]) != NULL;
+			yes = dsn_find_nocase(v.data, v.len, subjects[i]) != NULL;
 	buf_free(&v);
 	return yes;
 }

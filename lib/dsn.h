@@ -119,7 +119,9 @@ struct dsn_rcpt *dsn_add_rcpt(struct dsn_report *r, const char *addr, size_t len
 void dsn_set_diag(struct dsn_rcpt *d, const char *text, size_t len);
 
 /* The first SMTP reply code (NNN followed by space, '-' or end, not part
- * of a longer number) and enhanced status in text; 0 / "" when none. */
+ * of a longer number) and enhanced status in text; 0 / "" when none.  An
+ * "other" status (X.Y.0) followed by a specific one of the same class
+ * gives the specific one (a wrapper's summary before the quoted reply). */
 void dsn_find_codes(const char *text, size_t len, int *code, char status[16]);
 
 /* Plain-text bounce recognition (dsntext.c).  text: the decoded prose of

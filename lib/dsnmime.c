@@ -24,24 +24,8 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "dsnint.h"
 #include "mime.h"
-
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static int
-is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-#define prefix_nocase dsn_prefix_nocase
-#define find_nocase dsn_find_nocase
-#define trim dsn_trim
-#define get_header dsn_get_header
 
 /* ---- small text helpers ---- */
 
@@ -52,7 +36,7 @@ dsn_prefix_nocase(const char *s, size_t len, const char *prefix)
 	if (len < n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)s[i]) != lower((unsigned char)prefix[i]))
+		if (dsn_lower((unsigned char)s[i]) != dsn_lower((unsigned char)prefix[i]))
 			return 0;
 	return 1;
 }
@@ -65,7 +49,7 @@ dsn_find_nocase(const char *s, size_t len, const char *needle)
 	if (n == 0 || len < n)
 		return NULL;
 	for (size_t i = 0; i + n <= len; i++)
-		if (lower((unsigned char)s[i]) == needle[0] && prefix_nocase(s + i, len - i, needle))
+		if (dsn_lower((unsigned char)s[i]) == needle[0] && dsn_prefix_nocase(s + i, len - i, needle))
 			return s + i;
 	return NULL;
 }
@@ -73,9 +57,9 @@ dsn_find_nocase(const char *s, size_t len, const char *needle)
 void
 dsn_trim(const char **s, size_t *len)
 {
-	while (*len > 0 && is_space((unsigned char)**s))
+	while (*len > 0 && dsn_is_space((unsigned char)**s))
 		(*s)++, (*len)--;
-	while (*len > 0 && is_space((unsigned char)(*s)[*len - 1]))
+	while (*len > 0 && dsn_is_space((unsigned char)(*s)[*len - 1]))
 		(*len)--;
 }
 
@@ -150,7 +134,7 @@ dsn_unfold_header(const char *p, size_t len, struct buf *out)
 			if (open) {
 				const char *v = line;
 				size_t vlen = llen;
-				trim(&v, &vlen);
+				dsn_trim(&v, &vlen);
 				if (out->len > start && out->data[out->len - 1] != ' ')
 					buf_append_char(out, ' ');
 				append_value(out, start, v, vlen);
@@ -165,7 +149,7 @@ dsn_unfold_header(const char *p, size_t len, struct buf *out)
 				size_t namelen = colon;
 				while (namelen > 0 && (line[namelen - 1] == ' ' || line[namelen - 1] == '\t'))
 					namelen--;
-				trim(&v, &vlen);
+				dsn_trim(&v, &vlen);
 				start = out->len;
 				buf_append(out, line, namelen < 256 ? namelen : 256);
 				buf_append_str(out, ": ");
@@ -173,7 +157,7 @@ dsn_unfold_header(const char *p, size_t len, struct buf *out)
 				open = 1;
 				fields++;
 			}
-		} else if (fields == 0 && off == 0 && prefix_nocase(line, llen, "from ")) {
+		} else if (fields == 0 && off == 0 && dsn_prefix_nocase(line, llen, "from ")) {
 			/* an mbox "From " line */
 		} else {
 			break; /* not a header line: the body starts here */
@@ -197,7 +181,7 @@ dsn_header(const struct buf *headers, const char *name, size_t nth, struct buf *
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
-		if ((size_t)(le - p) >= nlen + 1 && prefix_nocase(p, (size_t)(le - p), name) &&
+		if ((size_t)(le - p) >= nlen + 1 && dsn_prefix_nocase(p, (size_t)(le - p), name) &&
 		    p[nlen] == ':') {
 			if (nth == 0) {
 				const char *v = p + nlen + 1;
@@ -228,8 +212,8 @@ content_type(const char *v, char *out, size_t size)
 	size_t n = 0;
 	while (*v == ' ')
 		v++;
-	while (*v != '\0' && *v != ';' && !is_space((unsigned char)*v) && n + 1 < size)
-		out[n++] = (char)lower((unsigned char)*v++);
+	while (*v != '\0' && *v != ';' && !dsn_is_space((unsigned char)*v) && n + 1 < size)
+		out[n++] = (char)dsn_lower((unsigned char)*v++);
 	out[n] = '\0';
 }
 
@@ -244,7 +228,7 @@ header_param(const char *v, const char *name, struct buf *out)
 		p++;
 		while (*p == ' ')
 			p++;
-		if (prefix_nocase(p, strlen(p), name)) {
+		if (dsn_prefix_nocase(p, strlen(p), name)) {
 			const char *q = p + nlen;
 			while (*q == ' ')
 				q++;
@@ -261,7 +245,7 @@ header_param(const char *v, const char *name, struct buf *out)
 						buf_append_char(out, *q++);
 					}
 				} else {
-					while (*q != '\0' && *q != ';' && !is_space((unsigned char)*q))
+					while (*q != '\0' && *q != ';' && !dsn_is_space((unsigned char)*q))
 						buf_append_char(out, *q++);
 				}
 				return out->len > 0;
@@ -325,10 +309,10 @@ decode_body(struct buf *out, const struct buf *headers, const char *body, size_t
 	struct buf cte = BUF_INIT, tmp = BUF_INIT;
 	size_t start = out->len;
 
-	get_header(headers, "Content-Transfer-Encoding", &cte);
-	if (find_nocase(buf_cstr(&cte), cte.len, "base64")) {
+	dsn_get_header(headers, "Content-Transfer-Encoding", &cte);
+	if (dsn_find_nocase(buf_cstr(&cte), cte.len, "base64")) {
 		base64_lenient(&tmp, body, len);
-	} else if (find_nocase(buf_cstr(&cte), cte.len, "quoted-printable")) {
+	} else if (dsn_find_nocase(buf_cstr(&cte), cte.len, "quoted-printable")) {
 		mime_qp_decode(&tmp, body, len);
 	} else {
 		buf_append(out, body, len);
@@ -365,12 +349,12 @@ html_to_text(struct buf *out, const char *s, size_t len)
 				j++;
 			const char *tag = s + i + 1;
 			size_t tlen = j - i - 1;
-			if (prefix_nocase(tag, tlen, "br") || prefix_nocase(tag, tlen, "/p") ||
-			    prefix_nocase(tag, tlen, "/div") || prefix_nocase(tag, tlen, "/tr") ||
-			    prefix_nocase(tag, tlen, "/li") || prefix_nocase(tag, tlen, "p") ||
-			    prefix_nocase(tag, tlen, "/h"))
+			if (dsn_prefix_nocase(tag, tlen, "br") || dsn_prefix_nocase(tag, tlen, "/p") ||
+			    dsn_prefix_nocase(tag, tlen, "/div") || dsn_prefix_nocase(tag, tlen, "/tr") ||
+			    dsn_prefix_nocase(tag, tlen, "/li") || dsn_prefix_nocase(tag, tlen, "p") ||
+			    dsn_prefix_nocase(tag, tlen, "/h"))
 				buf_append_char(out, '\n');
-			else if (prefix_nocase(tag, tlen, "/td"))
+			else if (dsn_prefix_nocase(tag, tlen, "/td"))
 				buf_append_char(out, ' ');
 			i = j;
 			continue;
@@ -379,7 +363,7 @@ html_to_text(struct buf *out, const char *s, size_t len)
 			int done = 0;
 			for (size_t k = 0; k < sizeof entities / sizeof entities[0]; k++) {
 				size_t n = strlen(entities[k].name);
-				if (prefix_nocase(s + i, len - i, entities[k].name)) {
+				if (dsn_prefix_nocase(s + i, len - i, entities[k].name)) {
 					buf_append_char(out, entities[k].c);
 					i += n - 1;
 					done = 1;
@@ -411,7 +395,7 @@ find_delimiter(const char *p, size_t len, size_t off, const char *b, size_t blen
 			*close = k + 1 < end && p[k] == '-' && p[k + 1] == '-';
 			if (*close)
 				k += 2;
-			while (k < end && is_space((unsigned char)p[k]))
+			while (k < end && dsn_is_space((unsigned char)p[k]))
 				k++;
 			if (k == end) {
 				*after = nl ? end + 1 : len;
@@ -437,7 +421,7 @@ guess_boundary(const char *p, size_t len, struct buf *out)
 		if (end - off > 3 && p[off] == '-' && p[off + 1] == '-' && p[off + 2] != '-' &&
 		    end - off < 200) {
 			size_t e = end;
-			while (e > off && is_space((unsigned char)p[e - 1]))
+			while (e > off && dsn_is_space((unsigned char)p[e - 1]))
 				e--;
 			buf_reset(out);
 			buf_append(out, p + off + 2, e - off - 2);
@@ -497,7 +481,7 @@ walk_entity(struct dsn_walk *w, const char *p, size_t len, int depth, int top)
 	const char *body = p + off;
 	size_t blen = len - off;
 
-	if (get_header(hdr, "Content-Type", &ctv)) {
+	if (dsn_get_header(hdr, "Content-Type", &ctv)) {
 		content_type(ctv.data, type, sizeof type);
 	} else {
 		/* No Content-Type but MIME parts all the same (some sendmail
@@ -505,10 +489,10 @@ walk_entity(struct dsn_walk *w, const char *p, size_t len, int depth, int top)
 		struct buf guess = BUF_INIT;
 		strcpy(type, "text/plain");
 		if (top && guess_boundary(body, blen, &guess)) {
-			const char *at = find_nocase(body, blen, guess.data);
+			const char *at = dsn_find_nocase(body, blen, guess.data);
 			const char *nl = at ? memchr(at, '\n', blen - (size_t)(at - body)) : NULL;
 			if (nl != NULL &&
-			    prefix_nocase(nl + 1, blen - (size_t)(nl + 1 - body), "content-type:")) {
+			    dsn_prefix_nocase(nl + 1, blen - (size_t)(nl + 1 - body), "content-type:")) {
 				strcpy(type, "multipart/mixed");
 				buf_reset(&ctv);
 				buf_printf(&ctv, "multipart/mixed; boundary=\"%s\"", guess.data);

@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "classify.h"
 #include "dsn.h"
+#include "dsnint.h"
 
 /* Wording only the bounces of a known MTA use. */
 static const char *const mta_markers[] = {
@@ -137,30 +138,6 @@ static const char *const delay_words[] = {
     NULL,
 };
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static const char *
-find_nocase(const char *s, size_t len, const char *needle)
-{
-	size_t n = strlen(needle);
-	if (n == 0 || len < n)
-		return NULL;
-	for (size_t i = 0; i + n <= len; i++) {
-		if (lower((unsigned char)s[i]) != needle[0])
-			continue;
-		size_t k = 1;
-		while (k < n && lower((unsigned char)s[i + k]) == needle[k])
-			k++;
-		if (k == n)
-			return s + i;
-	}
-	return NULL;
-}
-
 /* The lower-cased text with white space runs folded, for phrase search. */
 static void
 fold_lower(struct buf *out, const char *s, size_t len)
@@ -174,7 +151,7 @@ fold_lower(struct buf *out, const char *s, size_t len)
 			space = 1;
 			continue;
 		}
-		buf_append_char(out, (char)lower(c));
+		buf_append_char(out, (char)dsn_lower(c));
 		space = 0;
 	}
 	(void)buf_cstr(out);
@@ -359,12 +336,12 @@ is_marker_line(const char *line, size_t len)
 	if (tl >= 3 && (t[0] == '-' || t[0] == '=' || t[0] == '*' || t[0] == '_') && t[1] == t[0] &&
 	    t[2] == t[0]) {
 		for (size_t k = 0; k < sizeof words / sizeof *words; k++)
-			if (find_nocase(t, tl, words[k]))
+			if (dsn_find_nocase(t, tl, words[k]))
 				return 1;
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof plain / sizeof *plain; k++)
-		if (find_nocase(t, tl, plain[k]) && tl < 80)
+		if (dsn_find_nocase(t, tl, plain[k]) && tl < 80)
 			return 1;
 	return 0;
 }
@@ -400,7 +377,7 @@ dsn_text_explain(const char *text, size_t len, const char *addr, struct buf *out
 	const char *p = NULL;
 
 	for (size_t i = 0; alen > 0 && i + alen <= len; i++) {
-		if (lower((unsigned char)text[i]) == lower((unsigned char)addr[0]) &&
+		if (dsn_lower((unsigned char)text[i]) == dsn_lower((unsigned char)addr[0]) &&
 		    strncasecmp(text + i, addr, alen) == 0) {
 			p = text + i + alen;
 			break;
@@ -446,7 +423,7 @@ find_mta(struct dsn_rcpt *d)
 {
 	const char *t = d->diag.data;
 	size_t len = d->diag.len;
-	const char *h = find_nocase(t, len, "host ");
+	const char *h = dsn_find_nocase(t, len, "host ");
 
 	while (h != NULL) {
 		const char *s = h + 5;
@@ -464,7 +441,7 @@ find_mta(struct dsn_rcpt *d)
 				return;
 			}
 		}
-		h = find_nocase(h + 5, len - (size_t)(h + 5 - t), "host ");
+		h = dsn_find_nocase(h + 5, len - (size_t)(h + 5 - t), "host ");
 	}
 }
 
@@ -566,13 +543,13 @@ dsn_text_bounce(struct dsn_report *r, const char *text, size_t len, int looks_li
 	 * sender, to be a bounce. */
 	buf_reset(&v);
 	if (dsn_header(&r->outer_headers, "Auto-Submitted", 0, &v) &&
-	    find_nocase(v.data, v.len, "auto-replied") && !xfailed) {
+	    dsn_find_nocase(v.data, v.len, "auto-replied") && !xfailed) {
 		buf_reset(&v);
 		dsn_header(&r->outer_headers, "From", 0, &v);
-		int daemon = find_nocase(v.data, v.len, "mailer-daemon") != NULL;
+		int daemon = dsn_find_nocase(v.data, v.len, "mailer-daemon") != NULL;
 		buf_reset(&v);
 		dsn_header(&r->outer_headers, "Content-Type", 0, &v);
-		int report = find_nocase(v.data, v.len, "multipart/report") != NULL;
+		int report = dsn_find_nocase(v.data, v.len, "multipart/report") != NULL;
 		if (!known || !(daemon || report))
 			known = 0, looks_like_bounce = 0;
 	}
@@ -717,7 +694,7 @@ static size_t
 json_objects(const char *s, size_t len, const char *key, const char **obj, size_t *olen,
 	     size_t max)
 {
-	const char *p = find_nocase(s, len, key);
+	const char *p = dsn_find_nocase(s, len, key);
 	size_t n = 0;
 	if (p == NULL)
 		return 0;

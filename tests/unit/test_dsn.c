@@ -9,8 +9,12 @@
  * "corpus:" lines: recipients found, status equal, reason right (under the
  * mapping below), and hard/soft inversions.  It fails when a figure falls
  * below what was reached when the word lists were last tuned, minus a
- * small margin, so a regression shows.  With MAILSHOT_DSN_VERBOSE=1 every
- * miss is printed.  Without the corpus it prints a skip line and passes.
+ * small margin, so a regression shows, and on any hard/soft inversion
+ * that is not one of the documented disagreements below.  With
+ * MAILSHOT_DSN_VERBOSE=1 every miss is printed.  The CRLF copies in
+ * eml-crlf/ that equal an eml/ file once CR is stripped must give the
+ * same result as it.  Without the corpus it prints a skip line and
+ * passes.
  *
  * Mapping of Sisimai reasons to ours (docs/bounce-parsing.md):
  *   userunknown, hasmoved -> user-unknown; mailboxfull -> mailbox-full;
@@ -41,10 +45,46 @@
 #include "classify.h"
 #include "dsn.h"
 
-/* Corpus floors (see corpus_run). */
-#define CORPUS_MIN_FOUND 94.5 /* measured 95.8 */
-#define CORPUS_MIN_REASON 94.0 /* measured 95.1 */
-#define CORPUS_MAX_INVERSIONS 12 /* measured 10 */
+/* Corpus floors (see corpus_run): what is reached now, less about one row. */
+#define CORPUS_MIN_FOUND 95.6	    /* measured 95.8 (640/668) */
+#define CORPUS_MIN_REASON 95.2	    /* measured 95.4 (637/668) */
+#define CORPUS_MIN_STATUS_REAL 95.5 /* measured 95.7 (473/494) */
+#define CORPUS_MIN_HARD 95.5	    /* measured 96.0 (190/198) */
+
+/*
+ * Hard/soft inversions where Sisimai's label contradicts the bounce's own
+ * status or text; each is described in docs/bounce-parsing.md
+ * ("Documented disagreements").  They are counted apart; any other
+ * inversion fails the test, and so does an entry that no longer inverts
+ * (then the document is out of date).
+ */
+static const char *const documented_inversions[] = {
+    /* "553 neko.example.com does not exist" after end of DATA; that is the
+     * sender's domain.  Sisimai: hostunknown (hard); we: policy-block. */
+    "lhost-exim-37.eml",
+    /* Status 5.1.1, "procmail: ... id: ...: No such user".  Sisimai:
+     * mailererror (soft); we: user-unknown (hard), as the status says. */
+    "lhost-postfix-01.eml",
+    /* "550-5.1.0 ... MailFrom domain is listed in Spamhaus".  Sisimai (an
+     * uncurated 5.1.0 run): userunknown; we: policy-block. */
+    "lhost-postfix-80.eml",
+    /* InterScan: "Unable to deliver message to <a> (and other recipients
+     * in the same domain)", no cause, no status.  Sisimai: userunknown;
+     * we: other (soft). */
+    "lhost-trendmicro-02.eml",
+    "lhost-trendmicro-03.eml",
+    /* Status 5.1.1, "550 5.1.1 <a>... User Unknown".  Sisimai:
+     * mailboxfull (soft); we: user-unknown (hard). */
+    "rfc3464-01.eml",
+    /* 5.4.4 "Name service error ... type=MX: Malformed or unexpected name
+     * server reply": the same words and status as lhost-postfix-17, which
+     * Sisimai calls networkerror (soft).  Here notaccept (hard); we: other. */
+    "rhost-aol-06.eml",
+    /* "542 <a> Rejected", Status 5.0.0: no cause named.  Sisimai:
+     * userunknown (hard); we: policy-block (soft). */
+    "rhost-messagelabs-03.eml",
+};
+#define NDOCUMENTED (sizeof documented_inversions / sizeof documented_inversions[0])
 
 /* ---- helpers ---- */
 
@@ -203,6 +243,83 @@ pct(size_t a, size_t b)
 	return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
+/* 1 when both reports say the same, field for field. */
+static int
+same_report(const struct dsn_report *a, const struct dsn_report *b)
+{
+	if (a->kind != b->kind || a->nrcpts != b->nrcpts ||
+	    strcmp(a->feedback_type, b->feedback_type) != 0 ||
+	    strcmp(a->orig_headers.data, b->orig_headers.data) != 0)
+		return 0;
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		const struct dsn_rcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
+		if (strcmp(x->rcpt.data, y->rcpt.data) != 0 ||
+		    strcmp(x->orig_rcpt.data, y->orig_rcpt.data) != 0 ||
+		    strcmp(x->action, y->action) != 0 || strcmp(x->status, y->status) != 0 ||
+		    x->code != y->code || strcmp(x->diag.data, y->diag.data) != 0 ||
+		    strcmp(x->mta.data, y->mta.data) != 0 || x->cls.reason != y->cls.reason ||
+		    x->cls.severity != y->cls.severity)
+			return 0;
+	}
+	return 1;
+}
+
+/* eml-crlf/NAME that equals eml/NAME once CR is stripped must parse the
+ * same as it: line ends are not a reason to read a bounce differently. */
+static void
+corpus_crlf(const char *dir)
+{
+	char path[1400];
+	struct buf crlf = BUF_INIT, stripped = BUF_INIT, lf = BUF_INIT;
+	struct dsn_report a, b;
+	size_t compared = 0, same = 0;
+
+	snprintf(path, sizeof path, "%s/eml-crlf", dir);
+	DIR *dp = opendir(path);
+	if (dp == NULL) {
+		printf("corpus: eml-crlf skipped (no %s)\n", path);
+		return;
+	}
+	dsn_init(&a);
+	dsn_init(&b);
+	struct dirent *de;
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/eml-crlf/%s", dir, de->d_name);
+		if (read_file(path, &crlf) < 0)
+			continue;
+		snprintf(path, sizeof path, "%s/eml/%s", dir, de->d_name);
+		if (read_file(path, &lf) < 0)
+			continue;
+		buf_reset(&stripped);
+		for (size_t i = 0; i < crlf.len; i++)
+			if (crlf.data[i] != '\r')
+				buf_append_char(&stripped, crlf.data[i]);
+		(void)buf_cstr(&stripped);
+		if (stripped.len != lf.len || memcmp(stripped.data, lf.data, lf.len) != 0)
+			continue; /* a different sample under the same name */
+		compared++;
+		dsn_parse(&a, crlf.data, crlf.len);
+		dsn_parse(&b, lf.data, lf.len);
+		CHECK(report_sane(&a));
+		if (same_report(&a, &b))
+			same++;
+		else
+			fprintf(stderr, "test_dsn: eml-crlf/%s parses differently from eml/%s\n",
+				de->d_name, de->d_name);
+	}
+	closedir(dp);
+	dsn_free(&a);
+	dsn_free(&b);
+	buf_free(&crlf);
+	buf_free(&stripped);
+	buf_free(&lf);
+	printf("corpus: eml-crlf %zu/%zu identical to their LF copy\n", same, compared);
+	CHECK(compared > 0);
+	CHECK_INT_EQ(same, compared);
+}
+
 static void
 corpus_run(void)
 {
@@ -223,6 +340,7 @@ corpus_run(void)
 	size_t scored = 0, found = 0, status_eq = 0, status_real = 0, status_real_eq = 0;
 	size_t reason_ok = 0, hard_rows = 0, hard_ok = 0, inversions = 0, suspend_hard = 0;
 	size_t filtered_hard = 0, temporary_soft = 0, files = 0, unparsed = 0;
+	size_t documented = 0, documented_hit[NDOCUMENTED] = {0};
 	struct buf msg = BUF_INIT;
 	struct dsn_report r;
 	clock_t t0 = clock();
@@ -295,7 +413,17 @@ corpus_run(void)
 				else
 					inverted = 1;
 			}
-			inversions += inverted;
+			if (inverted) {
+				size_t k2 = 0;
+				while (k2 < NDOCUMENTED && strcmp(e->file, documented_inversions[k2]) != 0)
+					k2++;
+				if (k2 < NDOCUMENTED)
+					documented++, documented_hit[k2]++;
+				else
+					inversions++;
+				if (verbose && k2 == NDOCUMENTED)
+					printf("INVERSION %s#%d (not documented)\n", e->file, e->index);
+			}
 			if (verbose && (!ok || inverted || d == NULL ||
 					strcasecmp(d->rcpt.data, e->rcpt) != 0))
 				printf("miss %s#%d want %s/%s/%s/%s got %s/%s/%s/%s kind=%d diag=%.200s\n",
@@ -342,8 +470,9 @@ corpus_run(void)
 	       pct(status_eq, scored), status_eq, scored, pct(status_real_eq, status_real),
 	       status_real_eq, status_real);
 	printf("corpus: reason right %.1f%% (%zu/%zu)\n", pct(reason_ok, scored), reason_ok, scored);
-	printf("corpus: hard found %.1f%% (%zu/%zu); hard/soft inversions %zu\n",
-	       pct(hard_ok, hard_rows), hard_ok, hard_rows, inversions);
+	printf("corpus: hard found %.1f%% (%zu/%zu); hard/soft inversions %zu undocumented, "
+	       "%zu documented disagreements\n",
+	       pct(hard_ok, hard_rows), hard_ok, hard_rows, inversions, documented);
 	printf("corpus: by design, not counted as inversions: suspend as mailbox-disabled (hard) "
 	       "%zu; filtered as user-unknown (hard) %zu; hard reason with a 4xx status (soft) "
 	       "%zu\n",
@@ -353,9 +482,20 @@ corpus_run(void)
 	/* Floors: what the lists reach now, less a small margin. */
 	CHECK(pct(found, scored) >= CORPUS_MIN_FOUND);
 	CHECK(pct(reason_ok, scored) >= CORPUS_MIN_REASON);
-	CHECK(inversions <= CORPUS_MAX_INVERSIONS);
+	CHECK(pct(status_real_eq, status_real) >= CORPUS_MIN_STATUS_REAL);
+	CHECK(pct(hard_ok, hard_rows) >= CORPUS_MIN_HARD);
+	CHECK_INT_EQ(inversions, 0);
+	for (size_t k = 0; k < NDOCUMENTED; k++) {
+		if (documented_hit[k] == 0)
+			fprintf(stderr, "test_dsn: %s no longer inverts: update documented_inversions "
+					"and docs/bounce-parsing.md\n",
+				documented_inversions[k]);
+		CHECK(documented_hit[k] > 0);
+	}
 	CHECK(notbounce_ok == notbounce);
 	CHECK(secs < 30.0);
+
+	corpus_crlf(dir);
 }
 
 /* ---- classify ---- */
@@ -411,6 +551,43 @@ test_classify(void)
 	CLASS(421, "4.7.0", "Too many connections from your IP", BR_RATE_LIMITED, BS_SOFT);
 	CLASS(451, NULL, "Connection rate limit exceeded", BR_RATE_LIMITED, BS_SOFT);
 	CLASS(550, NULL, "mail loop: too many hops", BR_OTHER, BS_SOFT);
+
+	/* Refused at the end of DATA: the recipient was accepted at RCPT. */
+	CLASS(550, NULL, "550 Unknown user a@b.example (in reply to end of DATA command)",
+	      BR_POLICY_BLOCK, BS_SOFT);
+	CLASS(553, NULL, "SMTP error from remote mail server after end of data: 553 "
+			 "sender.example does not exist",
+	      BR_POLICY_BLOCK, BS_SOFT);
+	CLASS(550, NULL, "550 Unknown user a@b.example (in reply to RCPT TO command)",
+	      BR_USER_UNKNOWN, BS_HARD);
+	{
+		const char *t = "said: 550\n    Unknown user (in reply to end of DATA\n    command)";
+		CHECK(bounce_text_after_data(t, strlen(t)));
+		t = "(in reply to RCPT TO command)";
+		CHECK(!bounce_text_after_data(t, strlen(t)));
+	}
+	CHECK(!bounce_text_after_data(NULL, 0));
+	/* A wrapper's label for the status class is not the cause; the
+	 * quoted server reply is. */
+	CLASS(550, "5.7.1",
+	      "5.1.0 - Unknown address error 550-'5.7.1 <b@x.example>... Access denied' "
+	      "(delivery attempts: 0)",
+	      BR_POLICY_BLOCK, BS_SOFT);
+	{
+		int code;
+		char st[16];
+		const char *t = "5.1.0 - Unknown address error 550-'5.7.1 <b@x.example>... Access "
+				"denied'";
+		dsn_find_codes(t, strlen(t), &code, st);
+		CHECK_INT_EQ(code, 550);
+		CHECK_STR_EQ(st, "5.7.1");
+		t = "550 5.1.0 Address rejected; see 4.7.1 elsewhere";
+		dsn_find_codes(t, strlen(t), &code, st);
+		CHECK_STR_EQ(st, "5.1.0");
+		t = "550 5.1.1 no such user, 5.2.2 too";
+		dsn_find_codes(t, strlen(t), &code, st);
+		CHECK_STR_EQ(st, "5.1.1");
+	}
 	CLASS(550, "5.7.1", "Sender address rejected: not owned by user", BR_POLICY_BLOCK, BS_SOFT);
 	CLASS(554, NULL, "Relay access denied", BR_POLICY_BLOCK, BS_SOFT);
 	CLASS(550, "5.7.26", "Unauthenticated email from example.com is not accepted due to "
@@ -601,6 +778,20 @@ test_rfc3464(void)
 	CHECK_INT_EQ(r.kind, DSN_BOUNCE);
 	CHECK_INT_EQ(r.nrcpts, 0);
 	CHECK(r.note.len > 0);
+
+	/* The stage is in the prose only: refused at the end of DATA. */
+	parse_str(&r, "Content-Type: multipart/report; boundary=x\n\n--x\n"
+		      "Content-Type: text/plain\n\n"
+		      "<u@docomo.example>: host mx.docomo.example[192.0.2.9] said:\n"
+		      "    550 Unknown user u@docomo.example (in reply to end of DATA\n"
+		      "    command)\n\n"
+		      "--x\nContent-Type: message/delivery-status\n\n"
+		      "Final-Recipient: rfc822; u@docomo.example\nAction: failed\nStatus: 5.0.0\n"
+		      "Diagnostic-Code: smtp; 550 Unknown user u@docomo.example\n"
+		      "--x--\n");
+	CHECK_INT_EQ(r.nrcpts, 1);
+	CHECK_INT_EQ(r.rcpts[0].cls.reason, BR_POLICY_BLOCK);
+	CHECK_INT_EQ(r.rcpts[0].cls.severity, BS_SOFT);
 
 	/* Base64 delivery-status. */
 	parse_str(&r, "Content-Type: multipart/report; boundary=x\n\n--x\n"
