@@ -85,7 +85,7 @@ test_addresses(void)
 	CHECK_INT_EQ(token_address("@x", '+', text, addr, sizeof addr), -1);
 	/* addresses without tokens */
 	const char *none[] = {"", "@", "b@x", "b+@x", "b+v@x", "jane@example.org", "b+vzzz@x",
-			      "+", "<>", "b+" "vaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x"};
+			      "+", "<>", "b+vaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x"};
 	for (size_t i = 0; i < sizeof none / sizeof *none; i++)
 		CHECK_INT_EQ(token_find(none[i], strlen(none[i]), '+', &t), -1);
 }
