@@ -23,7 +23,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 # Build directory: objects of the normal and the sanitizer build never mix.
 B       ?= build
-PROGS   := enqueue cat remote sched bounce
+PROGS   := enqueue cat remote sched bounce unsubscribe
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -65,6 +65,8 @@ static const struct control_setting settings[] = {
 	{"recipientdelimiter", 0, "+", 0, 0, "separates the bounce mailbox from the token"},
 	{"notify", 0, "", 0, 0, "who gets the failure digest of campaigns without --notify"},
 	{"notifyinterval", 1, "3600", 0, 604800, "seconds between two digests of one campaign"},
+	{"unsubscribelifetime", 1, "365", 0, 36500,
+	 "days an unsubscribe token stays valid (0 = for ever)"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
 enum {
@@ -74,6 +76,7 @@ enum {
 	SET_DELIM,
 	SET_NOTIFY,
 	SET_NOTIFYINTERVAL,
+	SET_UNSUBLIFETIME,
 	SET_COUNT
 };
 
@@ -683,24 +686,14 @@ inbound_unsubscribe(const struct verp_match *tok)
 			  "unsubscribe token of a test send", (char *)NULL);
 		return;
 	}
-	/* scope 1 is the campaign's type, recorded by enqueue in
-	 * campaigns/C/type; without it, all mail (the safe side) */
-	char scope[80] = "*";
-	if (tok->scope == 1) {
-		struct buf path = BUF_INIT, type = BUF_INIT;
-		buf_printf(&path, "%s/campaigns/%s/type", B.root, tok->campaign);
-		if (read_file(path.data, 128, &type) == 0) {
-			size_t len = type.len;
-			while (len && type.data[len - 1] == '\n')
-				len--;
-			buf_truncate(&type, len);
-			buf_cstr(&type);
-			if (spool_valid_id(type.data))
-				snprintf(scope, sizeof scope, "%s", type.data);
-		}
-		buf_free(&path);
-		buf_free(&type);
+	if (!verp_alive(tok, (unsigned)(time(NULL) / 86400),
+			(unsigned)B.control[SET_UNSUBLIFETIME].number)) {
+		log_event(&B.log, "ignored", "campaign", tok->campaign, "rcpt", tok->address.data,
+			  "why", "unsubscribe token expired", (char *)NULL);
+		return;
 	}
+	char scope[80];
+	verp_scope(B.root, tok, scope, sizeof scope);
 	const char *action = suppress(tok->address.data, "unsubscribe", scope, tok->campaign,
 				      "unsubscribed by mail", time(NULL)) == 1
 				     ? "suppressed"

@@ -60,9 +60,24 @@ static const struct control_setting settings[] = {
 	{"bounceaddress", 0, "", 0, 0,
 	 "bounce mailbox: envelope senders become VERP addresses on it (docs/bounce.md)"},
 	{"recipientdelimiter", 0, "+", 0, 0, "separates the bounce mailbox from the VERP token"},
+	{"unsubscribe", 0, "", 0, 0,
+	 "https URL of mailshot-unsubscribe: List-Unsubscribe (RFC 2369, RFC 8058) on every message"},
+	{"feedbackid", 0, "", 0, 0,
+	 "sender id for Feedback-ID: CAMPAIGN:TYPE:ID (mailbox providers' feedback loops)"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
-enum { SET_COMPRESS, SET_FOLDLOCAL, SET_BOUNCEADDRESS, SET_DELIM, SET_COUNT };
+enum {
+	SET_COMPRESS,
+	SET_FOLDLOCAL,
+	SET_BOUNCEADDRESS,
+	SET_DELIM,
+	SET_UNSUBSCRIBE,
+	SET_FEEDBACKID,
+	SET_COUNT
+};
+
+/* The virtual merge field holding the recipient's one-click URL. */
+#define UNSUB_FIELD "unsubscribe_url"
 
 struct options {
 	const char *spool, *campaign, *template_path, *recipients, *from, *reply_to, *type,
@@ -107,6 +122,13 @@ struct run {
 	struct progress progress;
 	struct buf secret; /* control/secret, when VERP is on */
 	char verp[ADDR_MAX + 1];
+	/* List-Unsubscribe: the template's columns with UNSUB_FIELD added
+	 * when the list lacks it, and the row's values with its value */
+	char **tcolumns;
+	size_t tncolumns, unsub_col; /* unsub_col == tncolumns: none */
+	char **tvalues;
+	size_t *tlens;
+	struct buf unsub_url, unsub_headers;
 };
 
 static void
@@ -254,6 +276,15 @@ fill_args(struct run *r, const struct csv_record *rec, struct tmpl_args *a)
 	memset(a, 0, sizeof *a);
 	a->values = rec->fields;
 	a->lens = rec->lens;
+	if (r->unsub_col < r->tncolumns && r->unsub_col == r->ncolumns) {
+		/* the virtual column: the row's values and the URL after them */
+		memcpy(r->tvalues, rec->fields, r->ncolumns * sizeof *r->tvalues);
+		memcpy(r->tlens, rec->lens, r->ncolumns * sizeof *r->tlens);
+		r->tvalues[r->ncolumns] = (char *)buf_cstr(&r->unsub_url);
+		r->tlens[r->ncolumns] = r->unsub_url.len;
+		a->values = r->tvalues;
+		a->lens = r->tlens;
+	}
 	a->to_name = r->name_col < r->ncolumns ? rec->fields[r->name_col] : NULL;
 	a->from = r->opt.from;
 	a->reply_to = r->opt.reply_to;
@@ -313,8 +344,25 @@ open_list(struct run *r, int first_pass, struct buf *err)
 	int permanent;
 	if (input_read_file(r->opt.template_path, TEMPLATE_MAX, &text, err, &permanent) == -1)
 		die(permanent ? EXIT_PERM : EXIT_TEMP, "%s", err->data);
-	r->tmpl = tmpl_compile(text.data, text.len, r->opt.template_path, r->columns, r->ncolumns,
-			       err);
+	/* {{unsubscribe_url}}: a column of the list's own, or ours */
+	r->tcolumns = xcalloc(r->ncolumns + 1, sizeof *r->tcolumns);
+	memcpy(r->tcolumns, r->columns, r->ncolumns * sizeof *r->tcolumns);
+	r->tncolumns = r->ncolumns;
+	r->unsub_col = r->ncolumns + 1;
+	if (*r->control[SET_UNSUBSCRIBE].text) {
+		r->unsub_col = r->ncolumns;
+		for (size_t i = 0; i < r->ncolumns; i++)
+			if (strcasecmp(r->columns[i], UNSUB_FIELD) == 0)
+				r->unsub_col = i;
+		if (r->unsub_col == r->ncolumns) {
+			r->tcolumns[r->ncolumns] = (char *)UNSUB_FIELD;
+			r->tncolumns = r->ncolumns + 1;
+			r->tvalues = xcalloc(r->tncolumns, sizeof *r->tvalues);
+			r->tlens = xcalloc(r->tncolumns, sizeof *r->tlens);
+		}
+	}
+	r->tmpl = tmpl_compile(text.data, text.len, r->opt.template_path, r->tcolumns,
+			       r->tncolumns, err);
 	buf_free(&text);
 	if (r->tmpl == NULL)
 		die(EXIT_PERM, "%s", err->data);
@@ -437,15 +485,63 @@ fail:
 static const char *
 envelope_sender(struct run *r, const char *key, unsigned long long off, const char *from)
 {
-	if (r->secret.len == 0)
+	if (r->secret.len == 0 || *r->control[SET_BOUNCEADDRESS].text == '\0')
 		return from;
 	char token[TOKEN_TEXT_MAX];
-	token_make('v', r->secret.data, r->secret.len, r->opt.campaign, off, 0, off ? key : "",
+	token_make('v', r->secret.data, r->secret.len, r->opt.campaign, off, 0, 0, off ? key : "",
 		   token);
 	if (token_address(r->control[SET_BOUNCEADDRESS].text, r->control[SET_DELIM].text[0], token,
 			  r->verp, sizeof r->verp) == -1)
 		die(EXIT_PERM, "%s/control/bounceaddress: too long for a VERP address", r->root);
 	return r->verp;
+}
+
+/*
+ * The recipient's one-click URL and List-Unsubscribe headers (RFC 2369,
+ * RFC 8058), for the key at ledger offset off (0 for a test send: the
+ * link then names nobody), into r->unsub_url and r->unsub_headers.
+ */
+static void
+make_unsubscribe(struct run *r, const char *key, unsigned long long off)
+{
+	const char *base = r->control[SET_UNSUBSCRIBE].text;
+	const char *fid = r->control[SET_FEEDBACKID].text;
+	buf_reset(&r->unsub_url);
+	buf_reset(&r->unsub_headers);
+	if (*fid != '\0')
+		buf_printf(&r->unsub_headers, "Feedback-ID: %s:%s:%s\r\n", r->opt.campaign,
+			   r->opt.type ? r->opt.type : "none", fid);
+	if (*base == '\0')
+		return;
+	char token[TOKEN_TEXT_MAX];
+	token_make('u', r->secret.data, r->secret.len, r->opt.campaign, off, r->opt.type != NULL,
+		   (unsigned)(r->now / 86400), off ? key : "", token);
+	buf_printf(&r->unsub_url, "%s%ct=%s", base, strchr(base, '?') ? '&' : '?', token);
+	buf_append_str(&r->unsub_headers, "List-Unsubscribe: ");
+	if (*r->control[SET_BOUNCEADDRESS].text) {
+		char mailto[ADDR_MAX + 1];
+		if (token_address(r->control[SET_BOUNCEADDRESS].text, r->control[SET_DELIM].text[0],
+				  token, mailto, sizeof mailto) == -1)
+			die(EXIT_PERM, "%s/control/bounceaddress: too long for a token address",
+			    r->root);
+		buf_printf(&r->unsub_headers, "<mailto:%s?subject=unsubscribe>,\r\n ", mailto);
+	}
+	buf_printf(&r->unsub_headers, "<%s>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+		   r->unsub_url.data);
+}
+
+/* Puts the List-Unsubscribe headers at the top of a rendered message. */
+static void
+add_unsubscribe_headers(struct run *r, struct buf *msg)
+{
+	if (r->unsub_headers.len == 0)
+		return;
+	struct buf out = BUF_INIT;
+	buf_reserve(&out, r->unsub_headers.len + msg->len);
+	buf_append(&out, r->unsub_headers.data, r->unsub_headers.len);
+	buf_append(&out, msg->data, msg->len);
+	buf_free(msg);
+	*msg = out;
 }
 
 static unsigned long long
@@ -463,9 +559,27 @@ static void
 load_verp(struct run *r)
 {
 	const char *ba = r->control[SET_BOUNCEADDRESS].text, *d = r->control[SET_DELIM].text;
+	const char *u = r->control[SET_UNSUBSCRIBE].text;
 	const char *why;
-	if (*ba == '\0')
+	if (*u != '\0') {
+		/* RFC 8058: an https URI; no blanks, quotes or angle brackets
+		 * that would break the header */
+		if (strncmp(u, "https://", 8) != 0 || strlen(u) < 9 || strlen(u) > 500 ||
+		    strpbrk(u, " \t\"<>#") != NULL)
+			die(EXIT_PERM,
+			    "%s/control/unsubscribe: \"%s\": an https:// URL of at most 500 "
+			    "characters without blanks, quotes, <, > or #",
+			    r->root, u);
+	}
+	const char *fid = r->control[SET_FEEDBACKID].text;
+	if (strlen(fid) > 64 || strspn(fid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789._-") != strlen(fid))
+		die(EXIT_PERM, "%s/control/feedbackid: \"%s\": use at most 64 of A-Z a-z 0-9 . _ -",
+		    r->root, fid);
+	if (*ba == '\0' && *u == '\0')
 		return;
+	if (*ba == '\0')
+		goto secret;
 	if (addr_check(ba, strlen(ba), 0, &why, NULL) == -1)
 		die(EXIT_PERM, "%s/control/bounceaddress: \"%s\": %s", r->root, ba, why);
 	if (strlen(d) != 1 || strchr("+-=_.", d[0]) == NULL || strchr(ba, d[0]) != NULL)
@@ -473,11 +587,14 @@ load_verp(struct run *r)
 		    "%s/control/recipientdelimiter: \"%s\": use one of + - = _ . not in the bounce "
 		    "address",
 		    r->root, d);
+secret:;
 	struct buf err = BUF_INIT;
 	int rc = control_read_secret(r->root, TOKEN_SECRET_MIN, &r->secret, &err);
 	if (rc == 0)
-		die(EXIT_PERM, "%s/control/secret: missing (bounceaddress needs it; "
-		    "mailshot-bounce --secret-gen makes one)", r->root);
+		die(EXIT_PERM,
+		    "%s/control/secret: missing (bounceaddress and unsubscribe need it; "
+		    "mailshot-bounce --secret-gen makes one)",
+		    r->root);
 	if (rc < 0)
 		die(rc == -2 ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
 	buf_free(&err);
@@ -549,7 +666,9 @@ send_tests(struct run *r)
 		if (check_recipient(email, elen, &why) == -1)
 			continue;
 		const char *to = r->test_addrs[sent];
+		make_unsubscribe(r, "", 0);
 		render(r, &rec, to, "[TEST] ", &msg, &res);
+		add_unsubscribe_headers(r, &msg);
 		const char *sender = envelope_sender(r, "", 0, res.from_addr.data);
 		if (r->opt.dry_run)
 			print_dry_run(to, sender, rec.line, &msg);
@@ -628,9 +747,11 @@ queue_all(struct run *r)
 					  e.scope, NULL);
 			continue;
 		}
+		unsigned long long off = next_key_offset(r);
+		make_unsubscribe(r, buf_cstr(&key), off);
 		render(r, &rec, addr.data, NULL, &msg, &res);
-		const char *sender =
-			envelope_sender(r, buf_cstr(&key), next_key_offset(r), res.from_addr.data);
+		add_unsubscribe_headers(r, &msg);
+		const char *sender = envelope_sender(r, buf_cstr(&key), off, res.from_addr.data);
 		if (r->opt.dry_run) {
 			print_dry_run(addr.data, sender, rec.line, &msg);
 			r->n.queued++;
@@ -731,6 +852,11 @@ cleanup(struct run *r)
 	if (r->secret.data != NULL)
 		explicit_bzero(r->secret.data, r->secret.len);
 	buf_free(&r->secret);
+	free(r->tcolumns);
+	free(r->tvalues);
+	free(r->tlens);
+	buf_free(&r->unsub_url);
+	buf_free(&r->unsub_headers);
 }
 
 int

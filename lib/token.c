@@ -31,7 +31,7 @@ static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 static size_t
 payload_len(char kind)
 {
-	return kind == 'u' ? 20 : 19;
+	return kind == 'u' ? 22 : 19;
 }
 
 static size_t
@@ -49,10 +49,12 @@ token_campaign_hash(const char *campaign)
 }
 
 /* HMAC-SHA256(secret, "mailshot-token 1" NUL kind NUL campaign NUL
- * offset NUL scope NUL address), cut to TOKEN_MAC_LEN bytes. */
+ * offset NUL scope NUL address), for 'u' with "/" day after the scope,
+ * cut to TOKEN_MAC_LEN bytes. */
 static void
 compute_mac(char kind, const char *secret, size_t secret_len, const char *campaign,
-	    uint64_t offset, unsigned scope, const char *address, unsigned char mac[TOKEN_MAC_LEN])
+	    uint64_t offset, unsigned scope, unsigned day, const char *address,
+	    unsigned char mac[TOKEN_MAC_LEN])
 {
 	static const char label[] = "mailshot-token 1";
 	struct buf m = {0};
@@ -62,7 +64,10 @@ compute_mac(char kind, const char *secret, size_t secret_len, const char *campai
 	buf_append(&m, campaign, strlen(campaign) + 1);
 	buf_printf(&m, "%llu", (unsigned long long)offset);
 	buf_append_char(&m, '\0');
-	buf_printf(&m, "%u", kind == 'u' ? scope : 0);
+	if (kind == 'u')
+		buf_printf(&m, "%u/%u", scope, day);
+	else
+		buf_append_char(&m, '0');
 	buf_append_char(&m, '\0');
 	buf_append_str(&m, address);
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -84,19 +89,28 @@ pack(const struct token *t, unsigned char *p)
 	p[n++] = (unsigned char)t->campaign_hash;
 	for (int shift = 32; shift >= 0; shift -= 8)
 		p[n++] = (unsigned char)(t->offset >> shift);
-	if (t->kind == 'u')
+	if (t->kind == 'u') {
 		p[n++] = (unsigned char)t->scope;
+		p[n++] = (unsigned char)(t->day >> 8);
+		p[n++] = (unsigned char)t->day;
+	}
 	memcpy(p + n, t->mac, TOKEN_MAC_LEN);
 	return n + TOKEN_MAC_LEN;
 }
 
 void
 token_make(char kind, const char *secret, size_t secret_len, const char *campaign,
-	   uint64_t offset, unsigned scope, const char *address, char out[TOKEN_TEXT_MAX])
+	   uint64_t offset, unsigned scope, unsigned day, const char *address,
+	   char out[TOKEN_TEXT_MAX])
 {
-	struct token t = {kind == 'u' ? 'u' : 'v', token_campaign_hash(campaign),
-			  offset & TOKEN_OFFSET_MAX, scope ? 1 : 0, {0}};
-	compute_mac(t.kind, secret, secret_len, campaign, t.offset, t.scope, address, t.mac);
+	struct token t = {kind == 'u' ? 'u' : 'v',
+			  token_campaign_hash(campaign),
+			  offset & TOKEN_OFFSET_MAX,
+			  kind == 'u' && scope ? 1 : 0,
+			  kind == 'u' ? day & 0xffff : 0,
+			  {0}};
+	compute_mac(t.kind, secret, secret_len, campaign, t.offset, t.scope, t.day, address,
+		    t.mac);
 	unsigned char p[32];
 	size_t n = pack(&t, p), o = 0;
 	out[o++] = t.kind;
@@ -165,6 +179,8 @@ token_decode(const char *text, size_t len, struct token *t)
 		if (p[m] > 1)
 			return -1;
 		t->scope = p[m++];
+		t->day = (unsigned)p[m] << 8 | p[m + 1];
+		m += 2;
 	}
 	memcpy(t->mac, p + m, TOKEN_MAC_LEN);
 	return 0;
@@ -177,7 +193,8 @@ token_verify(const struct token *t, const char *secret, size_t secret_len,
 	if (token_campaign_hash(campaign) != t->campaign_hash)
 		return 0;
 	unsigned char mac[TOKEN_MAC_LEN];
-	compute_mac(t->kind, secret, secret_len, campaign, t->offset, t->scope, address, mac);
+	compute_mac(t->kind, secret, secret_len, campaign, t->offset, t->scope, t->day, address,
+		    mac);
 	return CRYPTO_memcmp(mac, t->mac, TOKEN_MAC_LEN) == 0;
 }
 

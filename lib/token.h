@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define TOKEN_MAC_LEN 10
-#define TOKEN_TEXT_MAX 40     /* kind + 32 characters + NUL, with room */
+#define TOKEN_TEXT_MAX 40     /* kind + 35 characters + NUL, with room */
 #define TOKEN_SECRET_MIN 32   /* bytes of control/secret */
 #define TOKEN_OFFSET_MAX ((UINT64_C(1) << 40) - 1)
 
@@ -20,6 +20,7 @@ struct token {
 	uint32_t campaign_hash; /* token_campaign_hash of the campaign name */
 	uint64_t offset;        /* of the recipient's key in the ledger; 0 = none */
 	unsigned scope;         /* 'u' only: 0 = all mail, 1 = the campaign's type */
+	unsigned day;           /* 'u' only: the day it was made (days since 1970, UTC) */
 	unsigned char mac[TOKEN_MAC_LEN];
 };
 
@@ -27,13 +28,15 @@ struct token {
 uint32_t token_campaign_hash(const char *campaign);
 
 /*
- * Writes the token text for (kind, campaign, offset, scope, address)
- * to out (NUL-terminated).  kind is 'v' or 'u'; offset at most
- * TOKEN_OFFSET_MAX; scope 0 or 1 (ignored for 'v'); address as it is
+ * Writes the token text for (kind, campaign, offset, scope, day,
+ * address) to out (NUL-terminated).  kind is 'v' or 'u'; offset at most
+ * TOKEN_OFFSET_MAX; scope 0 or 1 and day (days since 1970, below 65536:
+ * an unsubscribe token expires) are ignored for 'v'; address as it is
  * in the ledger (normalized), "" when offset is 0.
  */
 void token_make(char kind, const char *secret, size_t secret_len, const char *campaign,
-		uint64_t offset, unsigned scope, const char *address, char out[TOKEN_TEXT_MAX]);
+		uint64_t offset, unsigned scope, unsigned day, const char *address,
+		char out[TOKEN_TEXT_MAX]);
 
 /* Decodes exactly len bytes of token text (case-insensitive).  Returns 0,
  * or -1 when it is not a well-formed token of a known kind. */

@@ -46,6 +46,7 @@ verp_resolve(const char *root, const char *secret, size_t secret_len, const stru
 		if (found++ == 0) {
 			out->kind = t->kind;
 			out->scope = t->scope;
+			out->day = t->day;
 			snprintf(out->campaign, sizeof out->campaign, "%.64s", e->d_name);
 			buf_reset(&out->address);
 			buf_append(&out->address, key.data, key.len);
@@ -89,4 +90,34 @@ verp_find(const char *root, const char *secret, size_t secret_len, char delim,
 	if (bad_seen)
 		buf_cstr(bad);
 	return bad_seen ? -1 : 0;
+}
+
+int
+verp_alive(const struct verp_match *m, unsigned today, unsigned lifetime)
+{
+	if (m->kind != 'u' || lifetime == 0)
+		return 1;
+	/* a day in the future (clock skew) counts as today */
+	return m->day >= today || today - m->day <= lifetime;
+}
+
+void
+verp_scope(const char *root, const struct verp_match *m, char *out, size_t size)
+{
+	snprintf(out, size, "*");
+	if (m->kind != 'u' || m->scope != 1)
+		return;
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/campaigns/%s/type", root, m->campaign);
+	FILE *f = fopen(path.data, "re");
+	buf_free(&path);
+	if (f == NULL)
+		return;
+	char line[128];
+	if (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (spool_valid_id(line))
+			snprintf(out, size, "%s", line);
+	}
+	fclose(f);
 }

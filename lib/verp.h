@@ -15,6 +15,7 @@
 struct verp_match {
 	char kind;    /* 'v' or 'u' */
 	unsigned scope;
+	unsigned day; /* 'u': the day it was made (days since 1970) */
 	char campaign[72];
 	struct buf address; /* the ledger's key; "" for a test send's token */
 };
@@ -37,5 +38,14 @@ int verp_resolve(const char *root, const char *secret, size_t secret_len, const 
  */
 int verp_find(const char *root, const char *secret, size_t secret_len, char delim,
 	      const char *text, size_t len, struct verp_match *out, struct buf *bad);
+
+/* The suppression scope a 'u' match asks for: "*" (all mail), or for
+ * scope 1 the campaign's type from campaigns/C/type ("*" when it has
+ * none: the safe side).  Written to out (at least 65 bytes). */
+void verp_scope(const char *root, const struct verp_match *m, char *out, size_t size);
+
+/* Whether a 'u' match is still valid on day today, with a lifetime of
+ * lifetime days (0 = for ever): 1 or 0.  'v' matches never expire. */
+int verp_alive(const struct verp_match *m, unsigned today, unsigned lifetime);
 
 #endif

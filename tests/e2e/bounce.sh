@@ -160,7 +160,7 @@ expect_eq "$(nlog ' bounce event=autoreply ')" 1 "inbound: auto-reply logged"
 expect_rc 0 "inbound: auto-reply suppresses nobody" -- bounce check holiday@x.test
 # Mail to the unsubscribe mailto address: a 'u' token.
 off=$(grep -b '^ok1@x.test$' "$SPOOL/campaigns/c2/ledger" | cut -d: -f1)
-utok=$("$TOOLS/tool_token" u "$SECRET" c2 "$off" 0 ok1@x.test)
+utok=$("$TOOLS/tool_token" u "$SECRET" c2 "$off" 0 today ok1@x.test)
 bounce clear ok1@x.test >/dev/null 2>&1
 printf 'From: ok1@x.test\nTo: b+%s@bounces.test\nSubject: unsubscribe\n\nunsubscribe\n' "$utok" >"$T/unsub"
 RECIPIENT=b+$utok@bounces.test expect_rc 0 "inbound: unsubscribe mail" -- bounce --inbound <"$T/unsub"

@@ -192,7 +192,7 @@ test_verp(void)
 	const char *keys[] = {"jane@example.org", "bob@example.net", "amy@example.com"};
 	unsigned long long off = make_ledger("spring", keys, 3, 1);
 	char tok[TOKEN_TEXT_MAX], addr[300];
-	token_make('v', secret, SL, "spring", off, 0, "bob@example.net", tok);
+	token_make('v', secret, SL, "spring", off, 0, 0, "bob@example.net", tok);
 	snprintf(addr, sizeof addr, "To: b+%s@bounces.test, other@x.test\n", tok);
 	struct verp_match m = {0};
 	struct buf bad = BUF_INIT;
@@ -201,36 +201,36 @@ test_verp(void)
 	CHECK_STR_EQ(buf_cstr(&m.address), "bob@example.net");
 	CHECK(m.kind == 'v');
 	/* the ledger offset of another key does not verify the MAC */
-	token_make('v', secret, SL, "spring", off, 0, "jane@example.org", tok);
+	token_make('v', secret, SL, "spring", off, 0, 0, "jane@example.org", tok);
 	snprintf(addr, sizeof addr, "<b+%s@bounces.test>", tok);
 	CHECK_INT_EQ(verp_find(root, secret, SL, '+', addr, strlen(addr), &m, &bad), -1);
 	CHECK(strstr(buf_cstr(&bad), tok) != NULL);
 	/* an offset inside a line, past the end, or at the header */
 	struct token t;
-	token_make('v', secret, SL, "spring", off + 1, 0, "ob@example.net", tok);
+	token_make('v', secret, SL, "spring", off + 1, 0, 0, "ob@example.net", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, secret, SL, &t, &m), 0);
-	token_make('v', secret, SL, "spring", 1u << 30, 0, "", tok);
+	token_make('v', secret, SL, "spring", 1u << 30, 0, 0, "", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, secret, SL, &t, &m), 0);
-	token_make('v', secret, SL, "spring", 1, 0, "ailshot-ledger 1", tok);
+	token_make('v', secret, SL, "spring", 1, 0, 0, "ailshot-ledger 1", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, secret, SL, &t, &m), 0);
 	/* a test send's token (offset 0): the campaign, no address */
-	token_make('v', secret, SL, "spring", 0, 0, "", tok);
+	token_make('v', secret, SL, "spring", 0, 0, 0, "", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, secret, SL, &t, &m), 1);
 	CHECK_STR_EQ(buf_cstr(&m.address), "");
 	/* a campaign that does not exist here, another secret, no secret */
-	token_make('v', secret, SL, "autumn", off, 0, "bob@example.net", tok);
+	token_make('v', secret, SL, "autumn", off, 0, 0, "bob@example.net", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, secret, SL, &t, &m), 0);
-	token_make('v', secret, SL, "spring", off, 0, "bob@example.net", tok);
+	token_make('v', secret, SL, "spring", off, 0, 0, "bob@example.net", tok);
 	CHECK_INT_EQ(token_decode(tok, strlen(tok), &t), 0);
 	CHECK_INT_EQ(verp_resolve(root, "another secret, long enough, really", 35, &t, &m), 0);
 	CHECK_INT_EQ(verp_resolve(root, "", 0, &t, &m), 0);
 	/* unsubscribe tokens carry their scope */
-	token_make('u', secret, SL, "spring", off, 1, "bob@example.net", tok);
+	token_make('u', secret, SL, "spring", off, 1, 20000, "bob@example.net", tok);
 	snprintf(addr, sizeof addr, "b-%s@bounces.test", tok);
 	CHECK_INT_EQ(verp_find(root, secret, SL, '-', addr, strlen(addr), &m, &bad), 1);
 	CHECK(m.kind == 'u' && m.scope == 1);

@@ -16,7 +16,7 @@ static void
 test_round_trip(void)
 {
 	char text[TOKEN_TEXT_MAX];
-	token_make('v', secret, SL, "spring-survey", 4242, 0, "jane@example.org", text);
+	token_make('v', secret, SL, "spring-survey", 4242, 0, 0, "jane@example.org", text);
 	CHECK_INT_EQ(strlen(text), 32);
 	CHECK(text[0] == 'v');
 	struct token t;
@@ -36,24 +36,28 @@ test_round_trip(void)
 	CHECK_INT_EQ(token_verify(&t, secret, SL, "spring-survey", "jane@example.org"), 0);
 
 	/* unsubscribe tokens carry the scope, covered by the MAC */
-	token_make('u', secret, SL, "c1", 1, 1, "a@b.example", text);
-	CHECK_INT_EQ(strlen(text), 33);
+	token_make('u', secret, SL, "c1", 1, 1, 20000, "a@b.example", text);
+	CHECK_INT_EQ(strlen(text), 37);
 	CHECK_INT_EQ(token_decode(text, strlen(text), &t), 0);
-	CHECK(t.kind == 'u' && t.scope == 1 && t.offset == 1);
+	CHECK(t.kind == 'u' && t.scope == 1 && t.offset == 1 && t.day == 20000);
 	CHECK_INT_EQ(token_verify(&t, secret, SL, "c1", "a@b.example"), 1);
 	t.scope = 0;
 	CHECK_INT_EQ(token_verify(&t, secret, SL, "c1", "a@b.example"), 0);
+	/* the day is covered by the MAC: no extending a token's life */
+	t.scope = 1;
+	t.day++;
+	CHECK_INT_EQ(token_verify(&t, secret, SL, "c1", "a@b.example"), 0);
 
 	/* the largest offset, and offset 0 with no address (a test send) */
-	token_make('v', secret, SL, "c", TOKEN_OFFSET_MAX, 0, "x@y.example", text);
+	token_make('v', secret, SL, "c", TOKEN_OFFSET_MAX, 0, 0, "x@y.example", text);
 	CHECK_INT_EQ(token_decode(text, strlen(text), &t), 0);
 	CHECK(t.offset == TOKEN_OFFSET_MAX);
-	token_make('v', secret, SL, "c", 0, 0, "", text);
+	token_make('v', secret, SL, "c", 0, 0, 0, "", text);
 	CHECK_INT_EQ(token_decode(text, strlen(text), &t), 0);
 	CHECK_INT_EQ(token_verify(&t, secret, SL, "c", ""), 1);
 
 	/* upper case (an MTA folding the local part) decodes the same */
-	token_make('v', secret, SL, "spring-survey", 77, 0, "jane@example.org", text);
+	token_make('v', secret, SL, "spring-survey", 77, 0, 0, "jane@example.org", text);
 	char upper[TOKEN_TEXT_MAX];
 	for (size_t i = 0; i <= strlen(text); i++)
 		upper[i] = (char)(text[i] >= 'a' && text[i] <= 'z' ? text[i] - 32 : text[i]);
@@ -65,7 +69,7 @@ static void
 test_addresses(void)
 {
 	char text[TOKEN_TEXT_MAX], addr[256];
-	token_make('v', secret, SL, "camp", 99, 0, "jane@example.org", text);
+	token_make('v', secret, SL, "camp", 99, 0, 0, "jane@example.org", text);
 	CHECK_INT_EQ(token_address("b@bounces.example.org", '+', text, addr, sizeof addr), 0);
 	CHECK(strncmp(addr, "b+v", 3) == 0);
 	CHECK(strlen(addr) == strlen("b+@bounces.example.org") + 32);
@@ -95,7 +99,7 @@ test_hostile(void)
 {
 	char text[TOKEN_TEXT_MAX];
 	struct token t;
-	token_make('v', secret, SL, "camp", 5, 0, "jane@example.org", text);
+	token_make('v', secret, SL, "camp", 5, 0, 0, "jane@example.org", text);
 	size_t n = strlen(text);
 	/* every truncation and every extension is refused */
 	for (size_t i = 0; i < n; i++)
@@ -128,7 +132,7 @@ test_hostile(void)
 		CHECK_INT_EQ(token_verify(&t, secret, SL, "camp", "jane@example.org"), 0);
 	/* a u token with scope 2 */
 	char u[TOKEN_TEXT_MAX];
-	token_make('u', secret, SL, "camp", 5, 1, "jane@example.org", u);
+	token_make('u', secret, SL, "camp", 5, 1, 20000, "jane@example.org", u);
 	/* scope is byte 9: bits 72..79, i.e. characters 1 + 14.4 .. 16; set
 	 * it via a fresh encoding of a hand-made payload instead */
 	struct token t2;
