@@ -195,29 +195,6 @@ normalize(const char *addr, struct buf *out)
 	buf_cstr(out);
 }
 
-static int
-read_file(const char *path, size_t max, struct buf *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || out->len + (size_t)n > max) {
-			int saved = n < 0 ? errno : EFBIG;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		buf_append(out, chunk, (size_t)n);
-	}
-	close(fd);
-	return 0;
-}
-
 /* ---- applying one failure (hand-off or inbound) ---- */
 
 struct failure {
@@ -457,7 +434,7 @@ process_file(const char *dir, const char *name)
 {
 	struct buf path = BUF_INIT, data = BUF_INIT, storage = BUF_INIT, err = BUF_INIT;
 	buf_printf(&path, "%s/%s", dir, name);
-	if (read_file(path.data, HANDOFF_MAX, &data) == -1)
+	if (spool_read_file(path.data, HANDOFF_MAX, &data) == -1)
 		die(EXIT_TEMP, "unable to read %s: %s", path.data, strerror(errno));
 	size_t magic = strlen(queue_bounce_magic);
 	if (data.len < magic || memcmp(data.data, queue_bounce_magic, magic) != 0) {

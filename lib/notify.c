@@ -129,37 +129,13 @@ notify_format(struct buf *out, const struct notify_info *info, const struct noti
 
 /* ---- the pending digests ---- */
 
-static int
-read_small(const char *path, size_t max, struct buf *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || out->len + (size_t)n > max) {
-			int saved = n < 0 ? errno : EFBIG;
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		buf_append(out, chunk, (size_t)n);
-	}
-	close(fd);
-	buf_cstr(out);
-	return 0;
-}
-
 int
 notify_owner(const char *root, const char *campaign, const char *fallback, struct buf *out)
 {
 	struct buf path = BUF_INIT;
 	buf_reset(out);
 	buf_printf(&path, "%s/campaigns/%s/notify", root, campaign);
-	if (read_small(path.data, 512, out) == -1 || out->len == 0) {
+	if (spool_read_file(path.data, 512, out) == -1 || out->len == 0) {
 		buf_reset(out);
 		buf_append_str(out, fallback ? fallback : "");
 	}
@@ -233,7 +209,7 @@ notify_read_pending(const char *root, const char *campaign, struct notify_pendin
 	memset(p, 0, sizeof *p);
 	buf_printf(&path, "%s/bounce/digest/%s", root, campaign);
 	int rc = 0;
-	if (read_small(path.data, 64u << 20, &data) == -1) {
+	if (spool_read_file(path.data, 64u << 20, &data) == -1) {
 		if (errno != ENOENT) {
 			buf_printf(err, "unable to read %s: %s", path.data, strerror(errno));
 			rc = -1;
@@ -293,7 +269,7 @@ notify_last_sent(const char *root, const char *campaign)
 	struct buf path = BUF_INIT, stamp = BUF_INIT;
 	buf_printf(&path, "%s/bounce/digest/%s.sent", root, campaign);
 	time_t last = 0;
-	if (read_small(path.data, 64, &stamp) == 0)
+	if (spool_read_file(path.data, 64, &stamp) == 0)
 		last = (time_t)atoll(stamp.data);
 	buf_free(&path);
 	buf_free(&stamp);

@@ -816,3 +816,27 @@ spool_publish_file(const char *tmp, const char *final, const char *data, size_t 
 	}
 	return 0;
 }
+
+int
+spool_read_file(const char *path, size_t max, struct buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || out->len + (size_t)n > max) {
+			int saved = n < 0 ? errno : EFBIG;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		buf_append(out, chunk, (size_t)n);
+	}
+	close(fd);
+	buf_cstr(out);
+	return 0;
+}

@@ -89,6 +89,10 @@ int spool_batch_write_tmp(const char *root, const struct spool_batch *b, unsigne
 int spool_publish_file(const char *tmp, const char *final, const char *data, size_t len,
 		       struct buf *err);
 
+/* Appends the whole file at path to out.  Returns 0, or -1 with errno
+ * (EFBIG when it holds more than max octets; out then holds part). */
+int spool_read_file(const char *path, size_t max, struct buf *out);
+
 /* Renames root/tmp/NAME to root/new/NAME.  Returns 0, or -1 with err. */
 int spool_batch_publish(const char *root, const char *name, struct buf *err);
 
