@@ -92,11 +92,12 @@ valgrind: $(UNIT_BINS) $(BIN_TARGETS) $(TOOL_BINS)
 clang:
 	$(MAKE) --no-print-directory B=build-clang CC=clang all $(UNIT_BINS:build/%=build-clang/%)
 
-bench: all
+bench: all $(TOOL_BINS)
 	@sh bench/enqueue-bench
 	@sh bench/remote-bench
 	@sh bench/sched-bench
 	@sh bench/bounce-bench
+	@sh bench/dkim-bench
 
 FUZZ_CC ?= clang
 fuzz:

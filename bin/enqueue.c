@@ -22,6 +22,7 @@
  *	running the same command again completes the campaign without
  *	queuing anybody twice.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -39,6 +40,8 @@
 #include "die.h"
 #include "control.h"
 #include "csv.h"
+#include "dkim.h"
+#include "smime.h"
 #include "input.h"
 #include "ledger.h"
 #include "log.h"
@@ -83,6 +86,9 @@ struct options {
 	const char *spool, *campaign, *template_path, *recipients, *from, *reply_to, *type,
 		*expires, *test_to, *notify;
 	int dry_run, strict, dump_config, quiet;
+	const char *keygen_domain, *keygen_selector; /* --dkim-keygen */
+	const char *smime_cert, *smime_key, *smime_chain;
+	int keygen_ed25519;
 };
 
 struct queued {
@@ -129,6 +135,13 @@ struct run {
 	char **tvalues;
 	size_t *tlens;
 	struct buf unsub_url, unsub_headers;
+	/* DKIM: the signers of every domain in control/dkim/, loaded (and so
+	 * checked) before anything is queued */
+	struct dkim_signer **signers;
+	char **signer_domains;
+	size_t nsigners;
+	struct buf signature;
+	struct smime_signer *smime; /* --smime-cert: every message signed */
 };
 
 static void
@@ -138,11 +151,13 @@ usage(FILE *out)
 		"usage: %s [--spool DIR] --campaign ID --template FILE --recipients FILE|-\n"
 		"          [--from ADDR] [--reply-to ADDR] [--type TYPE] [--expires TIME|DURATION]\n"
 		"          [--test-to ADDR,...] [--notify ADDR] [--dry-run] [--strict] [--quiet]\n"
+		"          [--smime-cert PEM --smime-key PEM [--smime-chain PEM]]\n"
 		"       %s [--spool DIR] --dump-config\n"
+		"       %s [--spool DIR] --dkim-keygen DOMAIN SELECTOR [--ed25519]\n"
 		"Renders one message per recipient of the CSV list into the spool.\n"
 		"Exit: 0 done, 100 bad input (nothing queued), 111 temporary error (run again).\n"
 		"See mailshot-enqueue(1).\n",
-		prog, prog);
+		prog, prog, prog);
 }
 
 static void
@@ -159,6 +174,11 @@ parse_args(int argc, char **argv, struct options *o)
 		{"expires", required_argument, NULL, 'e'},
 		{"test-to", required_argument, NULL, 'x'},
 		{"notify", required_argument, NULL, 'N'},
+		{"dkim-keygen", required_argument, NULL, 'K'},
+		{"smime-cert", required_argument, NULL, 'C'},
+		{"smime-key", required_argument, NULL, 'k'},
+		{"smime-chain", required_argument, NULL, 'H'},
+		{"ed25519", no_argument, NULL, 'E'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"strict", no_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -184,9 +204,23 @@ parse_args(int argc, char **argv, struct options *o)
 		case 'S': o->strict = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'D': o->dump_config = 1; break;
+		case 'K': o->keygen_domain = optarg; break;
+		case 'C': o->smime_cert = optarg; break;
+		case 'k': o->smime_key = optarg; break;
+		case 'H': o->smime_chain = optarg; break;
+		case 'E': o->keygen_ed25519 = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(EXIT_PERM);
 		}
+	}
+	if (o->keygen_domain != NULL) {
+		/* --dkim-keygen DOMAIN SELECTOR [--ed25519] */
+		if (optind + 1 != argc) {
+			fprintf(stderr, "%s: --dkim-keygen DOMAIN SELECTOR [--ed25519]\n", prog);
+			exit(EXIT_PERM);
+		}
+		o->keygen_selector = argv[optind++];
+		return;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument: %s\n", prog, argv[optind]);
@@ -530,6 +564,116 @@ make_unsubscribe(struct run *r, const char *key, unsigned long long off)
 		   r->unsub_url.data);
 }
 
+/* Loads every domain's keys under control/dkim/: a bad key, a key
+ * readable by others or a bad selector stops the campaign before
+ * anything is queued (exit 100). */
+static void
+load_dkim(struct run *r)
+{
+	struct buf dir = BUF_INIT, err = BUF_INIT;
+	buf_printf(&dir, "%s/control/dkim", r->root);
+	DIR *d = opendir(dir.data);
+	if (d == NULL) {
+		if (errno != ENOENT)
+			die(EXIT_TEMP, "unable to read %s: %s", dir.data, strerror(errno));
+		buf_free(&dir);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (!dkim_domain_valid(e->d_name, strlen(e->d_name)))
+			die(EXIT_PERM, "%s/%s: not a domain name", dir.data, e->d_name);
+		struct dkim_signer *s = dkim_signer_load(r->root, e->d_name, &err);
+		if (s == NULL)
+			die(EXIT_PERM, "%s", err.data);
+		r->signers = xrealloc(r->signers, (r->nsigners + 1) * sizeof *r->signers);
+		r->signer_domains =
+			xrealloc(r->signer_domains, (r->nsigners + 1) * sizeof *r->signer_domains);
+		r->signers[r->nsigners] = s;
+		r->signer_domains[r->nsigners++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	buf_free(&dir);
+	buf_free(&err);
+}
+
+/*
+ * Signs a finished message with the keys of its From domain, if there
+ * are any: DKIM-Signature fields at the top.  The last change to a
+ * message; sched and remote never alter it.  A message that cannot be
+ * signed is never queued unsigned.
+ */
+static void
+sign_message(struct run *r, const char *from_addr, struct buf *msg)
+{
+	const char *at = strrchr(from_addr, '@');
+	if (r->nsigners == 0 || at == NULL)
+		return;
+	struct dkim_signer *s = NULL;
+	for (size_t i = 0; i < r->nsigners && s == NULL; i++)
+		if (strcasecmp(r->signer_domains[i], at + 1) == 0)
+			s = r->signers[i];
+	if (s == NULL || dkim_signer_count(s) == 0)
+		return;
+	struct buf err = BUF_INIT;
+	buf_reset(&r->signature);
+	if (dkim_sign(s, msg->data, msg->len, r->now, &r->signature, &err) == -1) {
+		progress_end(&r->progress);
+		die(EXIT_PERM, "DKIM signing for %s failed: %s", at + 1, err.data);
+	}
+	struct buf out = BUF_INIT;
+	buf_reserve(&out, r->signature.len + msg->len);
+	buf_append(&out, r->signature.data, r->signature.len);
+	buf_append(&out, msg->data, msg->len);
+	buf_free(msg);
+	*msg = out;
+	buf_free(&err);
+}
+
+static int
+cmd_keygen(struct run *r)
+{
+	struct buf txt = BUF_INIT, path = BUF_INIT, err = BUF_INIT;
+	const char *dom = r->opt.keygen_domain, *sel = r->opt.keygen_selector;
+	if (!dkim_domain_valid(dom, strlen(dom)))
+		die(EXIT_PERM, "--dkim-keygen \"%s\": not a domain name", dom);
+	if (!dkim_selector_valid(sel, strlen(sel)))
+		die(EXIT_PERM, "--dkim-keygen: selector \"%s\": use 1 to 63 of a-z 0-9 - .", sel);
+	if (dkim_keygen_selector(r->root, dom, sel, r->opt.keygen_ed25519, &txt, &path, &err) ==
+	    -1)
+		die(EXIT_PERM, "%s", err.data);
+	fprintf(stderr, "%s: private key written to %s (mode 0600)\n", prog, buf_cstr(&path));
+	/* a TXT string holds at most 255 octets: an RSA record is split
+	 * into several, which resolvers join */
+	printf("%s._domainkey.%s. IN TXT", sel, dom);
+	const char *t = buf_cstr(&txt);
+	for (size_t off = 0, n = strlen(t); off < n; off += 255)
+		printf(" \"%.*s\"", (int)(n - off < 255 ? n - off : 255), t + off);
+	putchar('\n');
+	buf_free(&txt);
+	buf_free(&path);
+	buf_free(&err);
+	return 0;
+}
+
+/* S/MIME: the message becomes multipart/signed (before DKIM, which then
+ * signs the result). */
+static void
+smime_message(struct run *r, struct buf *msg)
+{
+	if (r->smime == NULL)
+		return;
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	if (smime_sign(r->smime, msg->data, msg->len, next_random(r), &out, &err) == -1) {
+		progress_end(&r->progress);
+		die(EXIT_PERM, "%s", err.data);
+	}
+	buf_free(msg);
+	*msg = out;
+	buf_free(&err);
+}
+
 /* Puts the List-Unsubscribe headers at the top of a rendered message. */
 static void
 add_unsubscribe_headers(struct run *r, struct buf *msg)
@@ -669,6 +813,8 @@ send_tests(struct run *r)
 		make_unsubscribe(r, "", 0);
 		render(r, &rec, to, "[TEST] ", &msg, &res);
 		add_unsubscribe_headers(r, &msg);
+		smime_message(r, &msg);
+		sign_message(r, res.from_addr.data, &msg);
 		const char *sender = envelope_sender(r, "", 0, res.from_addr.data);
 		if (r->opt.dry_run)
 			print_dry_run(to, sender, rec.line, &msg);
@@ -751,6 +897,8 @@ queue_all(struct run *r)
 		make_unsubscribe(r, buf_cstr(&key), off);
 		render(r, &rec, addr.data, NULL, &msg, &res);
 		add_unsubscribe_headers(r, &msg);
+		smime_message(r, &msg);
+		sign_message(r, res.from_addr.data, &msg);
 		const char *sender = envelope_sender(r, buf_cstr(&key), off, res.from_addr.data);
 		if (r->opt.dry_run) {
 			print_dry_run(addr.data, sender, rec.line, &msg);
@@ -857,6 +1005,14 @@ cleanup(struct run *r)
 	free(r->tlens);
 	buf_free(&r->unsub_url);
 	buf_free(&r->unsub_headers);
+	for (size_t i = 0; i < r->nsigners; i++) {
+		dkim_signer_free(r->signers[i]);
+		free(r->signer_domains[i]);
+	}
+	free(r->signers);
+	free(r->signer_domains);
+	smime_free(r->smime);
+	buf_free(&r->signature);
 }
 
 int
@@ -874,9 +1030,22 @@ main(int argc, char **argv)
 		control_free(settings, r.control);
 		return 0;
 	}
+	if (r.opt.keygen_domain != NULL) {
+		int rc = cmd_keygen(&r);
+		control_free(settings, r.control);
+		return rc;
+	}
 	if (getrandom(&r.rnd, sizeof r.rnd, 0) != sizeof r.rnd)
 		r.rnd = (uint64_t)r.now ^ ((uint64_t)getpid() << 32);
 	load_verp(&r);
+	load_dkim(&r);
+	if (r.opt.smime_cert != NULL || r.opt.smime_key != NULL || r.opt.smime_chain != NULL) {
+		if (r.opt.smime_cert == NULL || r.opt.smime_key == NULL)
+			die(EXIT_PERM, "--smime-cert and --smime-key go together");
+		r.smime = smime_load(r.opt.smime_cert, r.opt.smime_key, r.opt.smime_chain, &err);
+		if (r.smime == NULL)
+			die(EXIT_PERM, "%s", err.data);
+	}
 	if (r.opt.from != NULL)
 		check_mailbox_option("--from", r.opt.from);
 	if (r.opt.reply_to != NULL)
