@@ -235,8 +235,9 @@ suppress(const char *rcpt, const char *reason, const char *scope, const char *ca
 	struct suppress_entry e = {rcpt, scope, reason, when, campaign, text};
 	int rc = suppress_add(B.sup, &e, &err);
 	if (rc == -1) {
-		/* an address the list refuses is skipped; an I/O error is not */
-		if (errno == EINVAL || strstr(err.data, "address") != NULL) {
+		/* an entry the list refuses (EINVAL: an impossible address,
+		 * say) is skipped; an I/O error is not */
+		if (errno == EINVAL) {
 			log_event(&B.log, "ignored", "rcpt", rcpt, "why", err.data, (char *)NULL);
 			rc = 0;
 		} else {
