@@ -11,7 +11,7 @@
 CC      ?= cc
 PKGS    := zlib libssl libcrypto libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llmdb
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llmdb -lspf2
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c17 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -23,7 +23,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
 # Build directory: objects of the normal and the sanitizer build never mix.
 B       ?= build
-PROGS   := enqueue cat remote sched bounce unsubscribe
+PROGS   := enqueue cat remote sched bounce unsubscribe report
 LIB_SRCS  := $(sort $(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:lib/%.c=$(B)/lib/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -98,6 +98,7 @@ bench: all $(TOOL_BINS)
 	@sh bench/sched-bench
 	@sh bench/bounce-bench
 	@sh bench/dkim-bench
+	@sh bench/report-bench
 
 FUZZ_CC ?= clang
 fuzz:

@@ -156,6 +156,8 @@ static struct {
 	int blocked; /* a start could not get a remote: wait for an event */
 	int stopping;
 	size_t delivered, failed, deferred, expired;
+	long long status_due; /* ms: when queue/status is written next */
+	time_t started;
 } S;
 
 static const char prog[] = "mailshot-sched";
@@ -1505,6 +1507,104 @@ find_sibling(const char *argv0, const char *env_name, const char *name, char *pa
 	return path;
 }
 
+/*
+ * queue/status: what sched holds in memory, for `mailshot-report queue`
+ * (docs/spool.md): written every STATUS_MS while sched runs (write,
+ * rename; no fsync: it is a view, not state), removed at a clean exit.
+ * Destinations with nothing queued and no pause are left out; at most
+ * STATUS_DESTS are listed, the busiest first.
+ */
+#define STATUS_MS 2000
+#define STATUS_DESTS 10000
+
+struct status_row {
+	size_t queued;
+	uint32_t dest;
+};
+
+static int
+cmp_status_row(const void *a, const void *b)
+{
+	const struct status_row *x = a, *y = b;
+	if (x->queued != y->queued)
+		return x->queued > y->queued ? -1 : 1;
+	return x->dest < y->dest ? -1 : x->dest > y->dest;
+}
+
+static void
+write_status(void)
+{
+	time_t now = now_s();
+	struct schedcore_stats st;
+	schedcore_stats(S.core, &st);
+	struct buf out = BUF_INIT;
+	buf_printf(&out, "mailshot-sched-status 1\npid %ld\ntime %lld\nstarted %lld\n",
+		   (long)getpid(), (long long)now, (long long)S.started);
+	buf_printf(&out, "messages %zu\nready %zu\nwaiting %zu\ninflight %zu\ndests %zu\n",
+		   st.messages, st.ready, st.waiting, st.inflight, st.dests);
+	buf_printf(&out, "totals %zu %zu %zu %zu\n\n", S.delivered, S.failed, S.deferred,
+		   S.expired);
+	size_t n = schedcore_dest_count(S.core), nrows = 0, cap = 0;
+	struct status_row *rows = NULL;
+	for (size_t d = 0; d < n; d++) {
+		struct schedcore_dest_info di;
+		if (schedcore_dest_info(S.core, (uint32_t)d, &di) == -1)
+			continue;
+		size_t q = di.ready + di.waiting + di.inflight;
+		if (q == 0 && di.pause_until <= now)
+			continue;
+		if (nrows == cap) {
+			cap = cap ? 2 * cap : 64;
+			rows = xrealloc(rows, cap * sizeof *rows);
+		}
+		rows[nrows++] = (struct status_row){q, (uint32_t)d};
+	}
+	if (nrows)
+		qsort(rows, nrows, sizeof *rows, cmp_status_row);
+	for (size_t i = 0; i < nrows && i < STATUS_DESTS; i++) {
+		struct schedcore_dest_info di;
+		if (schedcore_dest_info(S.core, rows[i].dest, &di) == -1)
+			continue;
+		/* dest NAME READY WAITING INFLIGHT WINDOW CAP RATE PAUSE_UNTIL
+		 * BACKOFF ERROR_AT DELIVERED FAILED DEFERRED EXPIRED THROTTLES ERROR */
+		buf_append_str(&out, "dest ");
+		spool_escape(&out, di.name, strlen(di.name));
+		buf_printf(&out, " %zu %zu %zu %u %u %u %lld %lld %lld %llu %llu %llu %llu %llu ",
+			   di.ready, di.waiting, di.inflight, di.window, di.concurrency, di.rate,
+			   di.pause_until > now ? (long long)di.pause_until : 0LL, di.backoff,
+			   (long long)di.last_error_at, di.delivered, di.failed, di.deferred,
+			   di.expired, di.throttles);
+		if (*di.last_error)
+			spool_escape(&out, di.last_error, strlen(di.last_error));
+		else
+			buf_append_char(&out, '-');
+		buf_append_char(&out, '\n');
+	}
+	free(rows);
+	struct buf tmp = BUF_INIT, final = BUF_INIT;
+	buf_printf(&tmp, "%s/queue/.status.%ld", S.root, (long)getpid());
+	buf_printf(&final, "%s/queue/status", S.root);
+	int fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd != -1) {
+		ssize_t w = write(fd, out.data, out.len);
+		close(fd);
+		if (w != (ssize_t)out.len || rename(buf_cstr(&tmp), buf_cstr(&final)) == -1)
+			unlink(buf_cstr(&tmp));
+	}
+	buf_free(&tmp);
+	buf_free(&final);
+	buf_free(&out);
+}
+
+static void
+remove_status(void)
+{
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "%s/queue/status", S.root);
+	unlink(buf_cstr(&p));
+	buf_free(&p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1569,6 +1669,7 @@ main(int argc, char **argv)
 
 	const char *why;
 	S.core = schedcore_new(&S.cfg, now_s(), &why);
+	S.started = now_s();
 	if (S.core == NULL)
 		die(EXIT_PERM, "%s/control: %s", S.root, why);
 	S.head = spool_head_new();
@@ -1660,6 +1761,10 @@ main(int argc, char **argv)
 		}
 		if (S.pending >= FLUSH_PENDING || (S.flush_due && now_ms() >= S.flush_due))
 			flush();
+		if (now_ms() >= S.status_due) {
+			write_status();
+			S.status_due = now_ms() + STATUS_MS;
+		}
 
 		size_t busy = busy_count();
 		if (S.stopping && (busy == 0 || now_ms() >= stop_deadline)) {
@@ -1695,6 +1800,8 @@ main(int argc, char **argv)
 			timeout = (long long)wake * 1000 - t;
 		if (S.flush_due && S.flush_due - t < timeout)
 			timeout = S.flush_due - t;
+		if (S.status_due - t < timeout && (busy > 0 || st.messages > 0))
+			timeout = S.status_due - t;
 		for (size_t i = 0; i < S.nprocs; i++)
 			if (S.procs[i].state == R_IDLE) {
 				long long q = ((long long)S.procs[i].since + IDLE_QUIT) * 1000 - t;
@@ -1754,6 +1861,7 @@ main(int argc, char **argv)
 		sleep(1);
 	}
 	bounce_finish();
+	remove_status();
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	say("done: %zu delivered, %zu bounced, %zu deferred, %zu expired; cpu %.2f s, peak rss %ld kB",
