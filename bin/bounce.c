@@ -42,6 +42,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "notify.h"
+#include "priv.h"
 #include "proto.h"
 #include "queue.h"
 #include "softcount.h"
@@ -1137,6 +1138,13 @@ main(int argc, char **argv)
 	if (mode == O_CLASSIFY)
 		return cmd_classify();
 	B.root = spool_root(spool);
+	{
+		struct buf err = BUF_INIT;
+		int permanent;
+		if (priv_start(B.root, PRIV_BOUNCE, 0, &err, &permanent) == -1)
+			die(permanent && !B.inbound ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
+		buf_free(&err);
+	}
 	load_control();
 	if (mode == O_DUMP) {
 		control_dump(stdout, settings, B.control);

@@ -56,6 +56,7 @@
 #include "hostdown.h"
 #include "input.h"
 #include "msgsrc.h"
+#include "priv.h"
 #include "proto.h"
 #include "route.h"
 #include "smtp.h"
@@ -774,6 +775,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	const char *domain = argv[optind];
 	r.root = spool_root(spool_opt);
+	{
+		struct buf err = BUF_INIT;
+		int permanent;
+		if (priv_start(r.root, PRIV_REMOTE, 0, &err, &permanent) == -1)
+			die(EXIT_TEMP, "%s", err.data);
+		buf_free(&err);
+	}
 	load_control(&r);
 	struct domain_policy policy;
 	domains_lookup(&r.domains, domain, &policy);

@@ -32,6 +32,7 @@
 #include "die.h"
 #include "domcheck.h"
 #include "logread.h"
+#include "priv.h"
 #include "report.h"
 #include "reporthtml.h"
 #include "spool.h"
@@ -1112,6 +1113,18 @@ main(int argc, char **argv)
 	if (i < argc && argv[i][0] != '-')
 		cmd = argv[i++];
 	o.spool = spool_root(spool_opt);
+	{
+		/* --spool after the command is only known below; control/users
+		 * is read from the spool named so far */
+		struct buf err = BUF_INIT;
+		int permanent;
+		for (int k = i; k + 1 < argc; k++)
+			if (strcmp(argv[k], "--spool") == 0)
+				o.spool = spool_root(argv[k + 1]);
+		if (priv_start(o.spool, PRIV_REPORT, 0, &err, &permanent) == -1)
+			die(permanent ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
+		buf_free(&err);
+	}
 	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "it-sheet") == 0) {
 		/* their own options; argv[0] becomes the command */
 		argv[i - 1] = (char *)cmd;

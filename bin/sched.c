@@ -1,7 +1,7 @@
 /*
  * mailshot-sched - the delivery daemon.
  *
- *	mailshot-sched [--spool DIR] [--once | --drain]
+ *	mailshot-sched [--spool DIR] [--once | --drain] [--notify-fd N] [--timestamps]
  *
  * Takes the batches enqueue committed to new/ into its queue area
  * (docs/spool.md, "The queue"), decides with lib/schedcore what is tried
@@ -20,6 +20,14 @@
  * destination (their SMTP connection is reused) and quit when idle for
  * long, when their destination is throttled, or when another destination
  * needs the slot.
+ *
+ * Under a supervisor (docs/deploy/): it runs in the foreground, locks
+ * queue/ so that no second sched works on the spool, tells readiness
+ * s6-style (--notify-fd: a newline, then close) once the queue is loaded,
+ * new/ taken in and the trigger FIFO open, writes each message to stderr
+ * as one line in one write(2), stops cleanly on SIGTERM (exit 0) and
+ * rereads control/ and reopens the delivery log on SIGHUP.  Exit 100 is
+ * configuration trouble at start, 111 trouble with the spool.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +55,7 @@
 #include "hostdown.h"
 #include "input.h"
 #include "log.h"
+#include "priv.h"
 #include "proto.h"
 #include "queue.h"
 #include "route.h"
@@ -158,6 +168,9 @@ static struct {
 	size_t delivered, failed, deferred, expired;
 	long long status_due; /* ms: when queue/status is written next */
 	time_t started;
+	int notify_fd;	/* --notify-fd, until readiness is told; else -1 */
+	int timestamps; /* --timestamps: stderr lines begin with the time */
+	int lock_fd;	/* queue/, flocked for the process's life */
 } S;
 
 static const char prog[] = "mailshot-sched";
@@ -199,6 +212,35 @@ now_s(void)
 	return (time_t)(now_ms() / 1000);
 }
 
+/*
+ * A line on stderr, written with one write(2): the programs sched starts
+ * share its stderr, and a supervisor's logger (svlogd, s6-log) must get
+ * whole lines.  With --timestamps it starts with the UTC time as the
+ * delivery log writes it, for loggers that add none; svlogd -tt and
+ * s6-log t/T add their own.
+ */
+static void
+say_line(const char *kind, const char *fmt, va_list ap)
+{
+	struct buf line = BUF_INIT;
+	if (S.timestamps) {
+		log_timestamp(&line);
+		buf_append_char(&line, ' ');
+	}
+	buf_printf(&line, "%s: %s", prog, kind);
+	buf_vprintf(&line, fmt, ap);
+	buf_append_char(&line, '\n');
+	for (size_t off = 0; off < line.len;) {
+		ssize_t n = write(2, line.data + off, line.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf_free(&line);
+}
+
 static void
 say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void
@@ -206,10 +248,25 @@ say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("mailshot-sched: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say_line("", fmt, ap);
 	va_end(ap);
+}
+
+/* die.h's die, in the shape of say's lines (the same "PROG: fatal: what"
+ * as fatal() writes, with the time under --timestamps). */
+#undef die
+#define die(code, ...) sched_die((code), __VA_ARGS__)
+static void
+sched_die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void
+sched_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say_line("fatal: ", fmt, ap);
+	va_end(ap);
+	fflush(NULL);
+	_exit(code);
 }
 
 static void
@@ -719,8 +776,7 @@ bounce_kick(void)
 			dup2(null, 0);
 		/* its log lines go to its own stderr, which is ours */
 		execl(S.bounce_path, "mailshot-bounce", "--spool", S.root, "process", (char *)NULL);
-		fprintf(stderr, "mailshot-sched: unable to run %s: %s\n", S.bounce_path,
-			strerror(errno));
+		say("unable to run %s: %s", S.bounce_path, strerror(errno));
 		_exit(127);
 	}
 	S.bounce_pid = pid;
@@ -1126,8 +1182,7 @@ spawn(uint32_t dest)
 			_exit(111);
 		execl(S.remote_path, "mailshot-remote", "--spool", S.root, "--session",
 		      S.dests[dest].domain, (char *)NULL);
-		fprintf(stderr, "mailshot-sched: unable to run %s: %s\n", S.remote_path,
-			strerror(errno));
+		say("unable to run %s: %s", S.remote_path, strerror(errno));
 		_exit(111);
 	}
 	close(sv[1]);
@@ -1475,11 +1530,97 @@ static void
 usage(int code)
 {
 	fprintf(code ? stderr : stdout,
-		"usage: mailshot-sched [--spool DIR] [--once | --drain]\n"
+		"usage: mailshot-sched [--spool DIR] [--once | --drain] [--notify-fd N] "
+		"[--timestamps]\n"
 		"  --once    attempt everything due now, wait for the results, exit\n"
 		"  --drain   deliver until the queue is empty, then exit\n"
+		"  --notify-fd N  write a newline to descriptor N and close it when ready\n"
+		"                 (s6's notification-fd)\n"
+		"  --timestamps   begin each stderr line with the UTC time\n"
 		"  --dump-config  print the settings in force and exit\n");
 	exit(code);
+}
+
+/*
+ * --notify-fd N: the descriptor a supervisor reads readiness from (s6:
+ * the service directory's notification-fd file names it).  Checked before
+ * sched opens anything, so that N cannot be a file of its own; close on
+ * exec, so that no remote holds it open after sched has told readiness.
+ */
+static int
+notify_fd_check(const char *arg)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 || n < 3 || n > INT_MAX)
+		die(EXIT_PERM, "--notify-fd %s: not a descriptor number of 3 or more", arg);
+	int fl = fcntl((int)n, F_GETFL);
+	if (fl == -1)
+		die(EXIT_PERM, "--notify-fd %ld: not an open descriptor: %s", n, strerror(errno));
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		die(EXIT_PERM, "--notify-fd %ld: not open for writing", n);
+	if (fcntl((int)n, F_SETFD, FD_CLOEXEC) == -1)
+		die(EXIT_PERM, "--notify-fd %ld: %s", n, strerror(errno));
+	return (int)n;
+}
+
+/* Ready: the queue is loaded, new/ taken in, the trigger FIFO open, so
+ * mail enqueued from now on is seen.  A newline and close, as s6 wants;
+ * a reader that has gone is worth a warning, not a stop. */
+static void
+tell_ready(void)
+{
+	struct schedcore_stats st;
+	schedcore_stats(S.core, &st);
+	say("ready: pid %ld, %zu messages queued", (long)getpid(), st.messages);
+	if (S.notify_fd == -1)
+		return;
+	ssize_t n;
+	do
+		n = write(S.notify_fd, "\n", 1);
+	while (n == -1 && errno == EINTR);
+	if (n != 1)
+		say("warning: --notify-fd %d: unable to tell readiness: %s", S.notify_fd,
+		    n == -1 ? strerror(errno) : "short write");
+	close(S.notify_fd);
+	S.notify_fd = -1;
+}
+
+/*
+ * One sched per spool: a second would take the same batches from new/
+ * and send everything in queue/ again.  An flock on the queue/ directory
+ * itself (no lock file to explain or to leave behind), held for the
+ * process's life: the kernel drops it at any end, kill -9 included, and
+ * it is close on exec, so remotes never hold it.  The one refused -- a
+ * cron `--once` while the daemon runs, say -- exits 111 (try later),
+ * naming the holder when queue/status does.
+ */
+static void
+lock_spool(void)
+{
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/queue", S.root);
+	int fd = open(path.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		die(EXIT_TEMP, "unable to open %s: %s", path.data, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			die(EXIT_TEMP, "unable to lock %s: %s", path.data, strerror(errno));
+		char holder[32] = "unknown", line[64];
+		buf_append_str(&path, "/status");
+		FILE *f = fopen(path.data, "r");
+		while (f != NULL && fgets(line, sizeof line, f) != NULL && line[0] != '\n')
+			if (sscanf(line, "pid %20[0-9]", holder) == 1)
+				break;
+		if (f != NULL)
+			fclose(f);
+		buf_truncate(&path, path.len - strlen("/status"));
+		die(EXIT_TEMP, "%s: another mailshot-sched (pid %s) works on this spool", path.data,
+		    holder);
+	}
+	S.lock_fd = fd;
+	buf_free(&path);
 }
 
 /* The program NAME beside ours (or $ENV when set). */
@@ -1613,25 +1754,35 @@ main(int argc, char **argv)
 		{"once", no_argument, NULL, 'o'},
 		{"drain", no_argument, NULL, 'd'},
 		{"dump-config", no_argument, NULL, 'D'},
+		{"notify-fd", required_argument, NULL, 'n'},
+		{"timestamps", no_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *spool = NULL;
+	const char *spool = NULL, *notify = NULL;
 	int c, dump = 0;
+	S.notify_fd = S.lock_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': spool = optarg; break;
 		case 'o': S.once = 1; break;
 		case 'd': S.drain = 1; break;
 		case 'D': dump = 1; break;
+		case 'n': notify = optarg; break;
+		case 't': S.timestamps = 1; break;
 		case 'h': usage(0); break;
 		default: usage(EXIT_PERM);
 		}
 	}
 	if (optind != argc || (S.once && S.drain))
 		usage(EXIT_PERM);
+	if (notify != NULL)
+		S.notify_fd = notify_fd_check(notify);
 	S.root = spool_root(spool);
 	struct buf err = BUF_INIT;
+	int permanent;
+	if (priv_start(S.root, PRIV_SCHED, 1, &err, &permanent) == -1)
+		die(permanent ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
 	if (load_control(&err) == -1)
 		die(EXIT_PERM, "%s", err.data);
 	if (dump) {
@@ -1647,6 +1798,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
 		if (spool_make_dir(S.root, dirs[i], i == 5 ? 0750 : 0700, &err) == -1)
 			die(EXIT_TEMP, "%s", err.data);
+	lock_spool();
 	if (log_open(&S.log, S.root, "sched", &err) == -1)
 		die(EXIT_TEMP, "%s", err.data);
 
@@ -1689,7 +1841,7 @@ main(int argc, char **argv)
 	if (bd != NULL)
 		closedir(bd);
 	buf_free(&bnew);
-	int want_intake = 1;
+	int want_intake = 1, ready = 0;
 	long long stop_deadline = 0;
 	struct pollfd *pfd = NULL;
 	size_t pfd_cap = 0;
@@ -1707,15 +1859,21 @@ main(int argc, char **argv)
 				quit_proc(&S.procs[i]);
 		}
 		if (got_hup) {
+			/* control/ as a whole, or nothing of it; and the delivery
+			 * log reopened (a rotation notices itself, at the next
+			 * flush; this is for an operator who wants it now). */
 			got_hup = 0;
 			buf_reset(&err);
 			if (load_control(&err) == -1) {
-				say("error: %s: keeping the settings in force", err.data);
+				say("SIGHUP: error: %s: keeping the settings in force", err.data);
 			} else {
 				for (uint32_t d = 0; d < S.ndests; d++)
 					apply_policy(d);
-				say("control/ read again");
+				say("SIGHUP: control/ read again");
 			}
+			buf_reset(&err);
+			if (log_reopen(&S.log, &err) == -1)
+				say("SIGHUP: warning: %s: the delivery log stays where it was", err.data);
 		}
 		if (got_alrm) {
 			got_alrm = 0;
@@ -1725,6 +1883,10 @@ main(int argc, char **argv)
 		if (want_intake && !S.stopping) {
 			want_intake = 0;
 			intake();
+			if (!ready) {
+				ready = 1;
+				tell_ready();
+			}
 		}
 		time_t wake = 0;
 		while (!S.stopping && !S.blocked) {
@@ -1895,5 +2057,8 @@ main(int argc, char **argv)
 	control_free(settings, S.control);
 	log_close(&S.log);
 	buf_free(&err);
+	if (S.notify_fd != -1) /* stopped before it was ready */
+		close(S.notify_fd);
+	close(S.lock_fd);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "control.h"
 #include "log.h"
+#include "priv.h"
 #include "spool.h"
 #include "suppress.h"
 #include "token.h"
@@ -123,7 +124,9 @@ main(void)
 	const char *root = spool_root(NULL);
 	struct control_value control[SET_COUNT + 1];
 	struct buf err = BUF_INIT, secret = BUF_INIT;
-	if (control_load(root, settings, control, &err) == -1 ||
+	int permanent;
+	if (priv_start(root, PRIV_BOUNCE, 0, &err, &permanent) == -1 ||
+	    control_load(root, settings, control, &err) == -1 ||
 	    control_read_secret(root, TOKEN_SECRET_MIN, &secret, &err) != 1) {
 		fprintf(stderr, "mailshot-unsubscribe: %s\n",
 			err.len ? err.data : "control/secret is not set");

@@ -11,25 +11,64 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Opens w->path for appending, creating it; on success it replaces
+ * the descriptor held so far.  Returns 0, or -1 with err. */
+static int
+open_current(struct log_writer *w, struct buf *err)
+{
+	int fd = open(w->path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat sb;
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		buf_printf(err, "unable to open %s: %s", w->path.data, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = fd;
+	w->dev = sb.st_dev;
+	w->ino = sb.st_ino;
+	return 0;
+}
+
 int
 log_open(struct log_writer *w, const char *root, const char *prog, struct buf *err)
 {
-	struct buf path = BUF_INIT;
 	w->fd = -1;
 	w->prog = prog;
 	w->pending = (struct buf)BUF_INIT;
-	buf_printf(&path, "%s/log", root);
-	if (mkdir(path.data, 0750) == -1 && errno != EEXIST) {
-		buf_printf(err, "unable to create %s: %s", path.data, strerror(errno));
-		buf_free(&path);
+	w->path = (struct buf)BUF_INIT;
+	buf_printf(&w->path, "%s/log", root);
+	if (mkdir(w->path.data, 0750) == -1 && errno != EEXIST) {
+		buf_printf(err, "unable to create %s: %s", w->path.data, strerror(errno));
+		buf_free(&w->path);
 		return -1;
 	}
-	buf_append_str(&path, "/current");
-	w->fd = open(path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (w->fd == -1)
-		buf_printf(err, "unable to open %s: %s", path.data, strerror(errno));
-	buf_free(&path);
-	return w->fd == -1 ? -1 : 0;
+	buf_append_str(&w->path, "/current");
+	if (open_current(w, err) == -1) {
+		buf_free(&w->path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+log_reopen(struct log_writer *w, struct buf *err)
+{
+	return open_current(w, err);
+}
+
+/* Whether the path still names the file held: a rename (rotation) or an
+ * unlink makes it differ.  Any doubt (a stat error other than ENOENT)
+ * keeps the file held. */
+static int
+rotated(const struct log_writer *w)
+{
+	struct stat sb;
+	if (stat(w->path.data, &sb) == -1)
+		return errno == ENOENT;
+	return sb.st_dev != w->dev || sb.st_ino != w->ino;
 }
 
 void
@@ -96,6 +135,14 @@ int
 log_flush(struct log_writer *w, struct buf *err)
 {
 	size_t off = 0;
+	if (w->pending.len > 0 && rotated(w)) {
+		/* Rotated: the next lines go to the new file.  If it cannot be
+		 * opened they go on into the old one, where nothing is lost,
+		 * and the next flush tries again. */
+		struct buf ignored = BUF_INIT;
+		open_current(w, &ignored);
+		buf_free(&ignored);
+	}
 	while (off < w->pending.len) {
 		ssize_t n = write(w->fd, w->pending.data + off, w->pending.len - off);
 		if (n < 0 && errno == EINTR)
@@ -121,4 +168,5 @@ log_close(struct log_writer *w)
 	w->fd = -1;
 	buf_free(&err);
 	buf_free(&w->pending);
+	buf_free(&w->path);
 }

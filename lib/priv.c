@@ -1,0 +1,191 @@
+/*
+ * priv - becoming a role's user (priv.h, docs/privileges.md).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "priv.h"
+
+static const char *const role_names[PRIV_ROLES] = { "sched", "remote", "bounce", "report" };
+
+static int
+valid_user(const char *s, size_t n)
+{
+	if (n == 0 || n > PRIV_NAME_MAX || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+priv_parse_users(const char *text, size_t len, const char *name, struct priv_users *out,
+		 struct buf *err)
+{
+	memset(out, 0, sizeof *out);
+	size_t i = 0;
+	unsigned lineno = 0;
+	while (i < len) {
+		lineno++;
+		const char *s = text + i;
+		const char *nl = memchr(s, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - s) : len - i;
+		i += n + (nl ? 1 : 0);
+		if (n && s[n - 1] == '\r')
+			n--;
+		for (size_t k = 0; k < n; k++)
+			if ((unsigned char)s[k] < 0x20 && s[k] != '\t') {
+				buf_printf(err, "%s:%u: a control character", name, lineno);
+				return -1;
+			}
+		/* trim */
+		while (n && (s[0] == ' ' || s[0] == '\t'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n == 0 || s[0] == '#')
+			continue;
+		size_t r = 0;
+		while (r < n && s[r] != ' ' && s[r] != '\t')
+			r++;
+		size_t u = r;
+		while (u < n && (s[u] == ' ' || s[u] == '\t'))
+			u++;
+		if (u == r || u == n) {
+			buf_printf(err, "%s:%u: expected \"ROLE USER\"", name, lineno);
+			return -1;
+		}
+		int role = -1;
+		for (int k = 0; k < PRIV_ROLES; k++)
+			if (strlen(role_names[k]) == r && memcmp(role_names[k], s, r) == 0)
+				role = k;
+		if (role < 0) {
+			buf_printf(err, "%s:%u: unknown role (sched, remote, bounce, report)", name,
+				   lineno);
+			return -1;
+		}
+		if (!valid_user(s + u, n - u)) {
+			buf_printf(err, "%s:%u: %s: not a user name", name, lineno, role_names[role]);
+			return -1;
+		}
+		if (out->user[role][0]) {
+			buf_printf(err, "%s:%u: %s named twice", name, lineno, role_names[role]);
+			return -1;
+		}
+		memcpy(out->user[role], s + u, n - u);
+		out->user[role][n - u] = '\0';
+	}
+	return 0;
+}
+
+int
+priv_drop(const char *user, struct buf *err)
+{
+	errno = 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		buf_printf(err, "user %s: %s", user, errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if (uid == 0 || gid == 0) {
+		buf_printf(err, "user %s: is root (uid or gid 0): refusing", user);
+		return -1;
+	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		buf_printf(err, "becoming %s (uid %ld, gid %ld): %s", user, (long)uid, (long)gid,
+			   strerror(errno));
+		return -1;
+	}
+	/* verify: every ID, the groups, and no way back */
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	gid_t groups[4];
+	int ng = getgroups(4, groups);
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 || ru != uid ||
+	    eu != uid || su != uid || rg != gid || eg != gid || sg != gid || ng != 1 ||
+	    groups[0] != gid || setuid(0) != -1 || setgid(0) != -1) {
+		buf_printf(err, "becoming %s: the IDs are not what was asked", user);
+		return -1;
+	}
+	return 0;
+}
+
+/* A set-user-ID or set-group-ID program: the effective IDs become all. */
+static int
+become_effective(struct buf *err)
+{
+	gid_t eg = getegid();
+	uid_t eu = geteuid();
+	if (setresgid(eg, eg, eg) == -1 || setresuid(eu, eu, eu) == -1) {
+		buf_printf(err, "making the effective IDs (uid %ld, gid %ld) the real ones: %s",
+			   (long)eu, (long)eg, strerror(errno));
+		return -1;
+	}
+	uid_t ru, su;
+	gid_t rg, sg;
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 || ru != eu ||
+	    su != eu || rg != eg || sg != eg) {
+		buf_printf(err, "making the effective IDs the real ones: not done");
+		return -1;
+	}
+	return 0;
+}
+
+int
+priv_start(const char *root, enum priv_role role, int daemon, struct buf *err, int *permanent)
+{
+	*permanent = 0;
+	if (geteuid() != getuid() || getegid() != getgid())
+		return become_effective(err);
+	if (geteuid() != 0)
+		return 0;
+	struct buf path = { 0 }, text = { 0 };
+	buf_printf(&path, "%s/control/users", root);
+	int perm = 0;
+	int rc = 0;
+	if (input_read_file(buf_cstr(&path), 65536, &text, err, &perm) == -1) {
+		if (access(buf_cstr(&path), F_OK) == -1 && errno == ENOENT) {
+			buf_reset(err);
+			buf_reset(&text);
+		} else {
+			*permanent = perm;
+			rc = -1;
+			goto out;
+		}
+	}
+	struct priv_users users;
+	if (priv_parse_users(text.data ? text.data : "", text.len, buf_cstr(&path), &users, err) ==
+	    -1) {
+		*permanent = 1;
+		rc = -1;
+		goto out;
+	}
+	if (users.user[role][0]) {
+		rc = priv_drop(users.user[role], err);
+	} else if (daemon) {
+		const char *allow = getenv("MAILSHOT_ALLOW_ROOT");
+		if (!allow || strcmp(allow, "1") != 0) {
+			buf_printf(err,
+				   "running as root, and %s names no user for %s: add \"%s USER\" "
+				   "(docs/privileges.md)",
+				   buf_cstr(&path), role_names[role], role_names[role]);
+			rc = -1;
+		}
+	}
+out:
+	buf_free(&path);
+	buf_free(&text);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * priv - becoming a role's user (docs/privileges.md).
+ *
+ * control/users names an account per role ("sched mailshotq").  A program
+ * started as root drops to its role's user before it reads any outside
+ * input: setgroups (the user's primary group only), setgid, setuid, each
+ * checked afterwards, and setuid(0) must fail.  A set-user-ID or
+ * set-group-ID program makes its real and saved IDs its effective ones,
+ * so it cannot return to its caller's identity.
+ */
+#ifndef MAILSHOT_PRIV_H
+#define MAILSHOT_PRIV_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+
+#define PRIV_NAME_MAX 32 /* a user name, as useradd allows */
+
+enum priv_role {
+	PRIV_SCHED,
+	PRIV_REMOTE,
+	PRIV_BOUNCE,
+	PRIV_REPORT,
+	PRIV_ROLES
+};
+
+struct priv_users {
+	char user[PRIV_ROLES][PRIV_NAME_MAX + 1]; /* "" when not named */
+};
+
+/*
+ * Parses control/users: one "ROLE USER" per line (roles sched, remote,
+ * bounce, report; a user name of letters, digits, '.', '_', '-', not
+ * starting with '-', at most 32 characters); blank lines and '#' lines
+ * ignored.  An unknown role, a role named twice, a bad name, a NUL or
+ * other control byte: -1 with err "NAME:LINE: what".
+ */
+int priv_parse_users(const char *text, size_t len, const char *name, struct priv_users *out,
+		     struct buf *err);
+
+/* Drops from root to user (looked up in the password database): 0, or
+ * -1 with err (no such user, a step refused, a check failed). */
+int priv_drop(const char *user, struct buf *err);
+
+/*
+ * The call each program makes first.  root: the spool; role: its role;
+ * daemon: refuse to go on as root when control/users names nobody for
+ * the role (unless MAILSHOT_ALLOW_ROOT=1).  Returns 0, or -1 with err and
+ * *permanent set (1: control/users is wrong; 0: try again later).
+ */
+int priv_start(const char *root, enum priv_role role, int daemon, struct buf *err,
+	       int *permanent);
+
+#endif
