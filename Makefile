@@ -34,7 +34,7 @@ ifneq ($(B),build)
 BIN_TARGETS := $(PROGS:%=$(B)/bin/mailshot-%)
 endif
 
-.PHONY: all clang check check-normal check-san unit e2e bench fuzz demo valgrind install clean
+.PHONY: all clang check check-normal check-san unit e2e bench fuzz demo valgrind install setup clean
 
 all: $(BIN_TARGETS)
 
@@ -113,11 +113,22 @@ fuzz:
 demo: all
 	@sh examples/demo
 
+# install: the programs, man pages, mailshot-setup, and a sample control/
+# (docs/control.md) under share/mailshot.  setup: the users, the spool and
+# the programs' owners and set-ID bits (docs/privileges.md), as root.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/mailshot/control
 	install -m 755 $(PROGS:%=bin/mailshot-%) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@SPOOL@|$(SPOOL)|' -e 's|@BINDIR@|$(PREFIX)/bin|' tools/mailshot-setup \
+		>$(DESTDIR)$(PREFIX)/sbin/mailshot-setup
+	chmod 755 $(DESTDIR)$(PREFIX)/sbin/mailshot-setup
 	install -m 644 docs/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 examples/control/* $(DESTDIR)$(PREFIX)/share/mailshot/control/
+
+setup:
+	$(DESTDIR)$(PREFIX)/sbin/mailshot-setup --spool $(SPOOL) --bindir $(PREFIX)/bin $(SETUP_ARGS)
 
 clean:
 	rm -rf build build-san build-clang build-fuzz $(PROGS:%=bin/mailshot-%)

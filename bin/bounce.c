@@ -1144,6 +1144,13 @@ main(int argc, char **argv)
 		if (priv_start(B.root, PRIV_BOUNCE, 0, &err, &permanent) == -1)
 			die(permanent && !B.inbound ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
 		buf_free(&err);
+		/* installed set-user-ID: the commands for people are for root,
+		 * the bounce user and the group mailshot (docs/privileges.md);
+		 * checked before anything is opened */
+		const char *cmd = mode == O_INBOUND ? "process" : optind < argc ? argv[optind] : "";
+		if (mode != O_DUMP && strcmp(cmd, "process") != 0 && !priv_caller_trusted())
+			die(EXIT_PERM, "%s: only root, the bounce user and the group mailshot may use it",
+			    cmd);
 	}
 	load_control();
 	if (mode == O_DUMP) {

@@ -1056,7 +1056,7 @@ intake(void)
 		snprintf(sub, sizeof sub, "queue/%02x", nn);
 		buf_reset(&to);
 		buf_printf(&to, "%s/%s", S.root, sub);
-		if (spool_make_dir(S.root, sub, 0700, &err) == -1)
+		if (spool_make_dir(S.root, sub, 0750, &err) == -1) /* report reads */
 			die(EXIT_TEMP, "%s", err.data);
 		buf_printf(&to, "/%s", names[i]);
 		if (rename(from.data, to.data) == -1)
@@ -1796,7 +1796,7 @@ main(int argc, char **argv)
 				     sizeof bounce_path);
 	const char *dirs[] = {"new", "queue", "bounce", "bounce/tmp", "bounce/new", "log"};
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
-		if (spool_make_dir(S.root, dirs[i], i == 5 ? 0750 : 0700, &err) == -1)
+		if (spool_make_dir(S.root, dirs[i], i == 5 || i == 1 ? 0750 : 0700, &err) == -1)
 			die(EXIT_TEMP, "%s", err.data);
 	lock_spool();
 	if (log_open(&S.log, S.root, "sched", &err) == -1)

@@ -167,11 +167,14 @@ ledger_open(struct ledger *l, const char *root, const char *campaign, struct buf
 	if (mkdir(dir.data, 0700) == -1 && errno != EEXIST)
 		goto syserr;
 	buf_printf(&dir, "/%s", campaign);
-	if (mkdir(dir.data, 0700) == -1 && errno != EEXIST)
+	/* 0750: bounce reads the ledger through the group (docs/privileges.md) */
+	if (mkdir(dir.data, 0750) == 0)
+		(void)chmod(dir.data, 0750);
+	else if (errno != EEXIST)
 		goto syserr;
 
 	buf_printf(&l->path, "%s/lock", dir.data);
-	l->lock_fd = open(l->path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	l->lock_fd = open(l->path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (l->lock_fd == -1) {
 		buf_printf(err, "unable to open %s: %s", l->path.data, strerror(errno));
 		goto out;
@@ -187,7 +190,7 @@ ledger_open(struct ledger *l, const char *root, const char *campaign, struct buf
 
 	buf_reset(&l->path);
 	buf_printf(&l->path, "%s/ledger", dir.data);
-	l->fd = open(l->path.data, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	l->fd = open(l->path.data, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (l->fd == -1) {
 		buf_printf(err, "unable to open %s: %s", l->path.data, strerror(errno));
 		goto out;

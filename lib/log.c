@@ -16,7 +16,7 @@
 static int
 open_current(struct log_writer *w, struct buf *err)
 {
-	int fd = open(w->path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(w->path.data, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, w->mode);
 	struct stat sb;
 	if (fd == -1 || fstat(fd, &sb) == -1) {
 		buf_printf(err, "unable to open %s: %s", w->path.data, strerror(errno));
@@ -24,6 +24,10 @@ open_current(struct log_writer *w, struct buf *err)
 			close(fd);
 		return -1;
 	}
+	/* the mode whatever the umask, when it is ours: 0660 for
+	 * log/enqueue/current, where every sender of the group appends */
+	if (sb.st_uid == geteuid() && (sb.st_mode & 07777) != (mode_t)w->mode)
+		(void)fchmod(fd, (mode_t)w->mode);
 	if (w->fd != -1)
 		close(w->fd);
 	w->fd = fd;
@@ -37,6 +41,7 @@ log_open(struct log_writer *w, const char *root, const char *prog, struct buf *e
 {
 	w->fd = -1;
 	w->prog = prog;
+	w->mode = 0640;
 	w->pending = (struct buf)BUF_INIT;
 	w->path = (struct buf)BUF_INIT;
 	buf_printf(&w->path, "%s/log", root);
@@ -44,6 +49,29 @@ log_open(struct log_writer *w, const char *root, const char *prog, struct buf *e
 		buf_printf(err, "unable to create %s: %s", w->path.data, strerror(errno));
 		buf_free(&w->path);
 		return -1;
+	}
+	/* With users per role (control/users, docs/privileges.md) each writer
+	 * has its own file, so that only sched writes log/current: enqueue
+	 * log/enqueue/current, bounce and the CGI log/bounce/current. */
+	const char *sub = NULL;
+	if (strcmp(prog, "sched") != 0) {
+		struct buf users = BUF_INIT;
+		buf_printf(&users, "%s/control/users", root);
+		if (access(users.data, F_OK) == 0)
+			sub = strcmp(prog, "enqueue") == 0 ? "enqueue" : "bounce";
+		buf_free(&users);
+	}
+	if (sub) {
+		if (strcmp(sub, "enqueue") == 0)
+			w->mode = 0660;
+		buf_printf(&w->path, "/%s", sub);
+		if (mkdir(w->path.data, 0750) == 0)
+			(void)chmod(w->path.data, 02770);
+		else if (errno != EEXIST) {
+			buf_printf(err, "unable to create %s: %s", w->path.data, strerror(errno));
+			buf_free(&w->path);
+			return -1;
+		}
 	}
 	buf_append_str(&w->path, "/current");
 	if (open_current(w, err) == -1) {

@@ -30,9 +30,12 @@ struct log_writer {
 	struct buf path; /* root/log/current */
 	dev_t dev;	 /* the file fd is open on */
 	ino_t ino;
+	int mode;	 /* of the file when it is ours */
 };
 
-/* Opens root/log/current for appending (creating log/ and the file). */
+/* Opens root/log/current for appending (creating log/ and the file);
+ * with control/users, enqueue's and bounce's lines go to
+ * log/enqueue/current and log/bounce/current (docs/privileges.md). */
 int log_open(struct log_writer *w, const char *root, const char *prog, struct buf *err);
 
 /* Adds one event line: key/value string pairs, ended by NULL.  A NULL

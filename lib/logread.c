@@ -300,11 +300,32 @@ cmp_file(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+static int add_dir(struct logreader *r, const char *dirpath, struct buf *err);
+
 int
 logreader_add_spool(struct logreader *r, const char *spool, struct buf *err)
 {
+	/* log/current, and the writers' own files of an installation with
+	 * users per role (docs/privileges.md) */
+	static const char *const subs[] = { "log", "log/enqueue", "log/bounce" };
 	struct buf dir = { 0 };
-	buf_printf(&dir, "%s/log", spool);
+	for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
+		buf_reset(&dir);
+		buf_printf(&dir, "%s/%s", spool, subs[i]);
+		if (add_dir(r, buf_cstr(&dir), err) == -1) {
+			buf_free(&dir);
+			return -1;
+		}
+	}
+	buf_free(&dir);
+	return 0;
+}
+
+static int
+add_dir(struct logreader *r, const char *dirpath, struct buf *err)
+{
+	struct buf dir = { 0 };
+	buf_append_str(&dir, dirpath);
 	DIR *d = opendir(buf_cstr(&dir));
 	if (!d) {
 		int e = errno;

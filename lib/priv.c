@@ -122,6 +122,31 @@ priv_drop(const char *user, struct buf *err)
 	return 0;
 }
 
+static int caller_trusted = 1;
+
+int
+priv_caller_trusted(void)
+{
+	return caller_trusted;
+}
+
+/* The caller of a set-ID program: root, the program's user, or in its
+ * group. */
+static int
+caller_is_trusted(void)
+{
+	uid_t ru = getuid(), eu = geteuid();
+	gid_t rg = getgid(), eg = getegid();
+	if (ru == 0 || ru == eu || rg == eg)
+		return 1;
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == eg)
+			return 1;
+	return 0;
+}
+
 /* A set-user-ID or set-group-ID program: the effective IDs become all. */
 static int
 become_effective(struct buf *err)
@@ -147,10 +172,10 @@ int
 priv_start(const char *root, enum priv_role role, int daemon, struct buf *err, int *permanent)
 {
 	*permanent = 0;
-	if (geteuid() != getuid() || getegid() != getgid())
+	if (geteuid() != getuid() || getegid() != getgid()) {
+		caller_trusted = caller_is_trusted();
 		return become_effective(err);
-	if (geteuid() != 0)
-		return 0;
+	}
 	struct buf path = { 0 }, text = { 0 };
 	buf_printf(&path, "%s/control/users", root);
 	int perm = 0;
@@ -172,7 +197,24 @@ priv_start(const char *root, enum priv_role role, int daemon, struct buf *err, i
 		rc = -1;
 		goto out;
 	}
-	if (users.user[role][0]) {
+	if (geteuid() != 0) {
+		/* not root: the role's user, or the wrong one */
+		if (users.user[role][0]) {
+			errno = 0;
+			struct passwd *pw = getpwnam(users.user[role]);
+			if (!pw) {
+				buf_printf(err, "%s: user %s: %s", buf_cstr(&path), users.user[role],
+					   errno ? strerror(errno) : "no such user");
+				rc = -1;
+			} else if (pw->pw_uid != geteuid()) {
+				struct passwd *me = getpwuid(geteuid());
+				buf_printf(err, "running as %s (uid %ld), but %s names %s for %s",
+					   me ? me->pw_name : "?", (long)geteuid(), buf_cstr(&path),
+					   users.user[role], role_names[role]);
+				rc = -1;
+			}
+		}
+	} else if (users.user[role][0]) {
 		rc = priv_drop(users.user[role], err);
 	} else if (daemon) {
 		const char *allow = getenv("MAILSHOT_ALLOW_ROOT");

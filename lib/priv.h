@@ -46,10 +46,19 @@ int priv_drop(const char *user, struct buf *err);
 /*
  * The call each program makes first.  root: the spool; role: its role;
  * daemon: refuse to go on as root when control/users names nobody for
- * the role (unless MAILSHOT_ALLOW_ROOT=1).  Returns 0, or -1 with err and
+ * the role (unless MAILSHOT_ALLOW_ROOT=1).  Not root, and not set-ID: when
+ * control/users names a user for the role, it must be the one running.  Returns 0, or -1 with err and
  * *permanent set (1: control/users is wrong; 0: try again later).
  */
 int priv_start(const char *root, enum priv_role role, int daemon, struct buf *err,
 	       int *permanent);
+
+/*
+ * After priv_start: whether the caller may use a set-user-ID program's
+ * commands for people (bounce's add, clear, list...): 1 unless the
+ * program is set-user-ID or set-group-ID and its caller is neither root,
+ * nor its user, nor a member of its group.
+ */
+int priv_caller_trusted(void);
 
 #endif

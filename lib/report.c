@@ -1173,6 +1173,15 @@ sched_status_parse(const char *text, size_t len, struct sched_status *out, const
 			const char *v = sp + 1;
 			uint64_t n[4];
 			int count = 1;
+			static const char *const known[] = { "pid", "time", "started", "messages",
+							     "ready", "waiting", "inflight", "dests",
+							     "totals" };
+			int is_known = 0;
+			for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+				if (strlen(known[k]) == kl && memcmp(p, known[k], kl) == 0)
+					is_known = 1;
+			if (!is_known)
+				continue; /* a newer writer's addition */
 			if (kl == 6 && memcmp(p, "totals", 6) == 0)
 				count = 4;
 			for (int k = 0; k < count; k++)

@@ -45,7 +45,9 @@ spool_make_dir(const char *root, const char *sub, int mode, struct buf *err)
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", root, sub);
 	int rc = 0;
-	if (mkdir(path.data, (mode_t)mode) == -1 && errno != EEXIST) {
+	if (mkdir(path.data, (mode_t)mode) == 0) {
+		(void)chmod(path.data, (mode_t)mode); /* not the umask's */
+	} else if (errno != EEXIST) {
 		buf_printf(err, "unable to create %s: %s", path.data, strerror(errno));
 		rc = -1;
 	}
@@ -252,11 +254,15 @@ spool_batch_write_tmp(const char *root, const struct spool_batch *b, unsigned lo
 
 	buf_printf(&path, "%s/tmp/%s", root, name);
 	int rc = -1;
-	int fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* 0644 whatever the umask: sched, the directory's owner, reads it;
+	 * nobody else can reach it through tmp/ and new/ (2770,
+	 * docs/privileges.md) */
+	int fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		buf_printf(err, "unable to create %s: %s", path.data, strerror(errno));
 		goto out;
 	}
+	(void)fchmod(fd, 0644);
 	struct iovec iov[2] = {{head.data, head.len}, {b->records.data, b->records.len}};
 	if (write_all(fd, iov, b->records.len ? 2 : 1) == -1) {
 		buf_printf(err, "unable to write %s: %s", path.data, strerror(errno));
@@ -788,11 +794,14 @@ int
 spool_publish_file(const char *tmp, const char *final, const char *data, size_t len,
 		   struct buf *err)
 {
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* 0640: the area's group (mailshot) reads it: report reads state
+	 * files, bounce the hand-off files (docs/privileges.md) */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd == -1) {
 		buf_printf(err, "unable to create %s: %s", tmp, strerror(errno));
 		return -1;
 	}
+	(void)fchmod(fd, 0640);
 	size_t off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, data + off, len - off);

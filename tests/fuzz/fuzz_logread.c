@@ -5,6 +5,7 @@
  * fields lie inside the line, keys are [a-z_]+, the event is one of the
  * values; the report's figures are consistent (delivered + bounced +
  * expired + pending never exceeds the recipients a campaign has seen).
+ * The same bytes are also parsed as sched's queue/status file.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +65,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)report_domains(r, i, &d);
 	}
 	report_free(r);
+	/* the same bytes as sched's queue/status */
+	struct sched_status st;
+	const char *why;
+	if (sched_status_parse(copy, size, &st, &why) == 0) {
+		for (size_t i = 0; i < st.ndest; i++)
+			if (!st.dest[i].name)
+				abort();
+		sched_status_free(&st);
+	} else if (!why) {
+		abort();
+	}
 	free(copy);
 	return 0;
 }

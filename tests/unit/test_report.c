@@ -518,6 +518,52 @@ test_queue(void)
 	buf_free(&err);
 }
 
+static void
+test_status(void)
+{
+	const char good[] = "mailshot-sched-status 1\npid 4242\ntime 1795431600\nstarted 1795431000\n"
+			    "messages 2\nready 0\nwaiting 2\ninflight 0\ndests 3\ntotals 7 2 4 1\n"
+			    "future 1 2 3\n\n"
+			    "dest example.net 0 2 0 4 20 0 1795431900 300 1795431590 7 2 4 1 1 "
+			    "421%204.7.0%20Too%20many\n"
+			    "dest %5B127.0.0.1%5D:25 1 0 0 1 10 60 0 0 0 0 0 0 0 0 -\n"
+			    "later record of a newer version\n";
+	struct sched_status st;
+	const char *why;
+	CHECK_INT_EQ(sched_status_parse(good, sizeof good - 1, &st, &why), 0);
+	CHECK_INT_EQ(st.pid, 4242);
+	CHECK_INT_EQ(st.waiting, 2);
+	CHECK_INT_EQ(st.delivered, 7);
+	CHECK_INT_EQ(st.expired, 1);
+	CHECK_INT_EQ(st.ndest, 2);
+	CHECK_STR_EQ(st.dest[0].name, "example.net");
+	CHECK_INT_EQ(st.dest[0].window, 4);
+	CHECK_INT_EQ(st.dest[0].concurrency, 20);
+	CHECK_INT_EQ(st.dest[0].pause_until, 1795431900);
+	CHECK_STR_EQ(st.dest[0].last_error, "421 4.7.0 Too many");
+	CHECK_STR_EQ(st.dest[1].name, "[127.0.0.1]:25");
+	CHECK_INT_EQ(st.dest[1].rate, 60);
+	CHECK(st.dest[1].last_error == NULL);
+	sched_status_free(&st);
+	static const char *const bad[] = {
+		"",
+		"mailshot-sched-status 2\n\n",
+		"mailshot-sched-status 1\npid x\n\n",
+		"mailshot-sched-status 1\npid 1 2\n\n",
+		"mailshot-sched-status 1\ntotals 1 2 3\n\n",
+		"mailshot-sched-status 1\n\ndest a 1 2 3\n",
+		"mailshot-sched-status 1\n\ndest a 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		"mailshot-sched-status 1\n\ndest %zz 0 0 0 0 0 0 0 0 0 0 0 0 0 0 -\n",
+		"mailshot-sched-status 1\n\ndest a 0 0 0 0 0 0 0 0 0 0 0 0 0 99999999999999999999999 -\n",
+		"mailshot-sched-status 1\npid 1",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		why = NULL;
+		CHECK_INT_EQ(sched_status_parse(bad[i], strlen(bad[i]), &st, &why), -1);
+		CHECK(why != NULL);
+	}
+}
+
 int
 main(void)
 {
@@ -530,6 +576,7 @@ main(void)
 	test_figures();
 	test_hist_series();
 	test_queue();
+	test_status();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
