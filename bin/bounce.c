@@ -1147,6 +1147,11 @@ main(int argc, char **argv)
 		/* installed set-user-ID: the commands for people are for root,
 		 * the bounce user and the group mailshot (docs/privileges.md);
 		 * checked before anything is opened */
+		static const char *const areas[] = { "suppress", "softbounce", "bounce/digest",
+						     "bounce/unknown", NULL };
+		static const char *const modes[] = { "2750", "2750", "2750", "2750" };
+		if (priv_check_areas(B.root, PRIV_BOUNCE, areas, modes, &err) == -1)
+			die(EXIT_TEMP, "%s", err.data);
 		const char *cmd = mode == O_INBOUND ? "process" : optind < argc ? argv[optind] : "";
 		if (mode != O_DUMP && strcmp(cmd, "process") != 0 && !priv_caller_trusted())
 			die(EXIT_PERM, "%s: only root, the bounce user and the group mailshot may use it",

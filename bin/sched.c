@@ -1783,6 +1783,11 @@ main(int argc, char **argv)
 	int permanent;
 	if (priv_start(S.root, PRIV_SCHED, 1, &err, &permanent) == -1)
 		die(permanent ? EXIT_PERM : EXIT_TEMP, "%s", err.data);
+	static const char *const areas[] = { "queue", "bounce/tmp", "bounce/new", "log", "new",
+					     NULL };
+	static const char *const modes[] = { "2750", "2770", "2770", "2770", "2770" };
+	if (priv_check_areas(S.root, PRIV_SCHED, areas, modes, &err) == -1)
+		die(EXIT_TEMP, "%s", err.data);
 	if (load_control(&err) == -1)
 		die(EXIT_PERM, "%s", err.data);
 	if (dump) {

@@ -6,6 +6,8 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "input.h"
@@ -166,6 +168,48 @@ become_effective(struct buf *err)
 		return -1;
 	}
 	return 0;
+}
+
+int
+priv_check_areas(const char *root, enum priv_role role, const char *const *areas,
+		 const char *const *modes, struct buf *err)
+{
+	struct buf path = { 0 }, text = { 0 }, why = { 0 };
+	struct priv_users users;
+	int perm, rc = 0;
+	buf_printf(&path, "%s/control/users", root);
+	if (input_read_file(buf_cstr(&path), 65536, &text, &why, &perm) == -1 ||
+	    priv_parse_users(text.data ? text.data : "", text.len, buf_cstr(&path), &users, &why) ==
+		    -1 ||
+	    !users.user[role][0])
+		goto out; /* no file, or priv_start has said what is wrong */
+	for (size_t i = 0; areas[i]; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", root, areas[i]);
+		struct stat st;
+		if (stat(buf_cstr(&path), &st) == -1)
+			continue; /* made by the program itself, as its user */
+		if (st.st_uid != geteuid() || !(st.st_mode & S_IWUSR)) {
+			struct passwd *pw = getpwuid(st.st_uid);
+			char owner[64];
+			if (pw)
+				snprintf(owner, sizeof owner, "%s", pw->pw_name);
+			else
+				snprintf(owner, sizeof owner, "uid %ld", (long)st.st_uid);
+			buf_printf(err,
+				   "%s: owner %s, mode %04o; expected %s, mode %s (mailshot-setup sets "
+				   "owners and modes: docs/privileges.md)",
+				   buf_cstr(&path), owner, (unsigned)(st.st_mode & 07777),
+				   users.user[role], modes[i]);
+			rc = -1;
+			break;
+		}
+	}
+out:
+	buf_free(&path);
+	buf_free(&text);
+	buf_free(&why);
+	return rc;
 }
 
 int

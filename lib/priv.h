@@ -54,6 +54,16 @@ int priv_start(const char *root, enum priv_role role, int daemon, struct buf *er
 	       int *permanent);
 
 /*
+ * With control/users naming a user for role: each of the spool areas
+ * (paths under root) that exists must belong to the running user and be
+ * writable by it.  Returns 0, or -1 with err naming the path, its owner
+ * and mode, and what is expected ("... expected mailshotq, mode 2750:
+ * mailshot-setup sets it").  No control/users: 0, nothing checked.
+ */
+int priv_check_areas(const char *root, enum priv_role role, const char *const *areas,
+		     const char *const *modes, struct buf *err);
+
+/*
  * After priv_start: whether the caller may use a set-user-ID program's
  * commands for people (bounce's add, clear, list...): 1 unless the
  * program is set-user-ID or set-group-ID and its caller is neither root,

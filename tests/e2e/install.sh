@@ -60,6 +60,7 @@ printf 'From: a@example.org\nSubject: hi {{name}}\n\nhello\n' >"$T/t.eml"
 	i=0
 	while [ $i -lt 30 ]; do echo "u$i@x.test,U$i"; i=$((i + 1)); done
 	echo "bad1@x.test,Bad"
+	echo "slow1@x.test,Slow" # 2 s at RCPT: the remote lives long enough to be seen
 } >"$T/list.csv"
 chmod 644 "$T/t.eml" "$T/list.csv"
 as() { # USER command...: with the user's own groups
@@ -97,11 +98,11 @@ ru=$(id -u $R)
 expect_eq "$seen_sched" "$qu $qu $qu $qu" "sched ran as $Q"
 expect_eq "$seen_remote" "$ru $ru $ru $ru" "remote ran as $R (set-user-ID), real and saved IDs too"
 expect_eq "$(echo ${g:-} | tr ' ' '\n' | grep -cx "$(getent group $G | cut -d: -f3)")" 0 "remote is not in the group $G"
-expect_eq "$(grep -c ' sched event=delivered ' "$LOG")" 30 "30 delivered"
+expect_eq "$(grep -c ' sched event=delivered ' "$LOG")" 31 "31 delivered"
 expect_eq "$(grep -c ' bounce event=classified campaign=c1 rcpt=bad1@x\.test .*action=suppressed' "$SPOOL/log/bounce/current")" 1 "bad1 suppressed by bounce"
 expect_eq "$(stat -c %U "$SPOOL/suppress/data.mdb")" "$B" "the suppression list is written by $B"
 expect_eq "$(stat -c '%U %a' "$LOG")" "$Q 640" "log/current is sched's alone"
-expect_eq "$(grep -c ' enqueue event=queued ' "$SPOOL/log/enqueue/current")" 31 "enqueue's lines in log/enqueue/current"
+expect_eq "$(grep -c ' enqueue event=queued ' "$SPOOL/log/enqueue/current")" 32 "enqueue's lines in log/enqueue/current"
 expect_eq "$(stat -c '%U %a' "$SPOOL/log/enqueue/current")" "$S 660" "written by the sender, for the group"
 expect_eq "$(stat -c '%U' "$SPOOL/log/bounce/current")" "$B" "bounce's lines in its own file"
 
@@ -113,7 +114,7 @@ expect_rc 2 "remote's user cannot list the queue" -- as $R ls "$SPOOL/queue"
 expect_rc 1 "remote's user cannot write new/" -- as $R touch "$SPOOL/new/x"
 expect_rc 0 "the sender (group $G) reads the log" -- as $S cat "$LOG"
 expect_rc 0 "report as the sender" -- as $S "$P/bin/mailshot-report" --format tsv
-expect_eq "$(awk -F'\t' '$1 == "campaign" && $2 == "c1" { print $5, $7 }' "$T/out")" "30 1" "report: 30 delivered, 1 bounced"
+expect_eq "$(awk -F'\t' '$1 == "campaign" && $2 == "c1" { print $5, $7 }' "$T/out")" "31 1" "report: 31 delivered, 1 bounced"
 expect_rc 1 "bounce check as the sender: suppressed" -- as $S "$P/bin/mailshot-bounce" check bad1@x.test
 expect_rc 100 "bounce's commands refused to an outsider" -- as nobody "$P/bin/mailshot-bounce" clear bad1@x.test
 expect_grep "only root, the bounce user and the group mailshot" "$T/err" "the refusal says who may"
@@ -122,6 +123,8 @@ expect_rc 1 "still suppressed" -- as $S "$P/bin/mailshot-bounce" check bad1@x.te
 # ---- wrong owners: found and mended ----
 chown root "$SPOOL/queue"
 chmod 700 "$SPOOL/queue"
+expect_rc 111 "sched with a queue/ it does not own" -- "$P/bin/mailshot-sched" --once
+expect_grep "$SPOOL/queue: owner root, mode 2700; expected $Q, mode 2750 \\(mailshot-setup" "$T/err" "sched names the path, what it is and what it should be"
 expect_rc 1 "setup --check finds the change" -- $SETUP --check
 expect_grep "would: chown $Q:$G $SPOOL/queue" "$T/out" "it names the path and the owner"
 expect_rc 0 "setup mends it" -- $SETUP

@@ -6,6 +6,7 @@ answers chosen by the local part:
     later*@...    451 4.3.0 try again in 10 minutes
     full*@...     552 5.2.2 mailbox full
     blocked*@...  554 5.7.1 our IP listed by a blocklist (a policy block)
+    slow*@...     250 after 2 seconds (a client that must stay alive a while)
     anything else 250
 Every accepted message is written to DIR/N.eml with the envelope in
 DIR/N.env ("from", "to" lines, "tls 1|0", "peer ADDR:PORT" -- one port per
@@ -39,6 +40,8 @@ class Handler:
         if local.startswith("blocked"):
             return ("554 5.7.1 Service unavailable; client host [127.0.0.1] "
                     "blocked using a DNS blocklist")
+        if local.startswith("slow"):
+            await asyncio.sleep(2)
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
