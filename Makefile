@@ -58,11 +58,17 @@ $(B)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(B)/libmailshot.a $(w
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Ilib -Itests/unit -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
 
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
-TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tool_%)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(B)/tests/tool_%) $(B)/tests/mailshot-remote-hook
 
 $(B)/tests/tool_%: tests/tools/%.c $(B)/libmailshot.a $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
+
+# remote with its test hook (MAILSHOT_TEST_OPEN, tests/e2e/confine.sh):
+# built for the tests only, never installed.
+$(B)/tests/mailshot-remote-hook: bin/remote.c $(B)/libmailshot.a $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMAILSHOT_TEST_HOOKS -Ilib -o $@ $< $(B)/libmailshot.a $(PKG_LIBS) $(LDFLAGS)
 
 unit: $(UNIT_BINS)
 	@mkdir -p $(B)

@@ -32,6 +32,11 @@
  *	down or up again go to sched as hostdown/hostup records, and sched's
  *	(learned by the other remotes of the destination) come back the same
  *	way.
+ *
+ *	Once its control files are read and its resolver and TLS context
+ *	made, and before it reads a byte from sched or the network, remote
+ *	confines itself for good (lib/confine.h, docs/confine.md): it can
+ *	open no file, fork nothing, exec nothing.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,10 +51,17 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#ifdef MAILSHOT_TEST_HOOKS
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "confine.h"
+#include "conn.h"
 #include "die.h"
 #include "control.h"
 #include "dns.h"
@@ -97,6 +109,8 @@ struct remote {
 	struct routes routes;
 	struct domain_policies domains;
 	struct dns_servers servers;
+	struct dns_resolver *resolver; /* made before confinement, used for every lookup */
+	struct conn_tls *tls;	       /* likewise the TLS context */
 	struct smtp_config cfg;
 	struct sockaddr_storage bind_addr;
 	char helo[256];
@@ -194,26 +208,38 @@ destination_port(struct remote *r, const char *domain)
 	return route != NULL ? route->port : (unsigned)r->control[SET_PORT].number;
 }
 
-/* The hosts to try: a route's host (literal or resolved), or the MX. */
-static int
-resolve(struct remote *r, const char *domain, struct dns_result *res, unsigned *port)
+/* The resolver and the TLS context, made once before confinement: c-ares
+ * reads /etc/resolv.conf when it starts, OpenSSL its configuration and
+ * the trust anchors, and a confined remote can open no file.  Either
+ * failing defers (111), as a broken control file does. */
+static void
+prepare(struct remote *r)
 {
 	struct buf err = BUF_INIT;
 	struct dns_config dc = {0};
 	dc.servers = r->servers.count ? &r->servers : NULL;
 	dc.deadline_ms = r->control[SET_TIMEOUTDNS].number * 1000;
-	struct dns_resolver *resolver = dns_resolver_new(&dc, &err);
-	if (resolver == NULL)
+	r->resolver = dns_resolver_new(&dc, &err);
+	if (r->resolver == NULL)
 		die(EXIT_TEMP, "%s", err.data);
+	r->tls = conn_tls_new(r->cfg.tls == SMTP_TLS_VERIFY, r->cfg.cafile, &err);
+	if (r->tls == NULL)
+		die(EXIT_TEMP, "%s", err.data);
+	r->cfg.tls_context = r->tls;
+	buf_free(&err);
+}
+
+/* The hosts to try: a route's host (literal or resolved), or the MX. */
+static int
+resolve(struct remote *r, const char *domain, struct dns_result *res, unsigned *port)
+{
 	const struct route *route = route_find(&r->routes, domain);
 	const char *target = route != NULL ? route->host : domain;
 	*port = destination_port(r, domain);
 	uint64_t seed;
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-	dns_resolve_mx(resolver, target, res, seed);
-	dns_resolver_free(resolver);
-	buf_free(&err);
+	dns_resolve_mx(r->resolver, target, res, seed);
 	return res->status;
 }
 
@@ -508,11 +534,11 @@ dest_close(struct dest *d)
 	buf_free(&d->news);
 }
 
+/* fd, size: the message (spool_stdin). */
 static int
-cli(struct remote *r, const char *domain, const char *sender, char *const *rcpts, size_t nrcpts)
+cli(struct remote *r, const char *domain, const char *sender, char *const *rcpts, size_t nrcpts,
+    int fd, long long size)
 {
-	long long size;
-	int fd = spool_stdin(&size);
 	long long start = now_ms();
 	struct smtp_result *results = xcalloc(nrcpts, sizeof *results);
 	struct dest d;
@@ -748,6 +774,83 @@ session(struct remote *r, const char *domain)
 	return 0;
 }
 
+#ifdef MAILSHOT_TEST_HOOKS
+/* Test builds only (build/tests/mailshot-remote-hook, never
+ * bin/mailshot-remote): with MAILSHOT_TEST_OPEN=PATH in the environment,
+ * tries from inside the confinement what it must refuse, and says on
+ * stderr what happened (tests/e2e/confine.sh).  An execve that works
+ * replaces remote with /bin/true, which the test notices. */
+static void
+test_hook(int flags)
+{
+	const char *path = getenv("MAILSHOT_TEST_OPEN");
+	if (path == NULL)
+		return;
+	struct buf what = BUF_INIT;
+	confine_describe(flags, &what);
+	fprintf(stderr, "%s: test-hook: confined: %s\n", prog, buf_cstr(&what));
+	buf_free(&what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	fprintf(stderr, "%s: test-hook: open %s: %s\n", prog, path,
+		fd == -1 ? strerror(errno) : "ok");
+	if (fd != -1)
+		close(fd);
+	/* valgrind 3.19 crashes later after a refused fork (confine.h). */
+	pid_t pid = flags & CONFINE_VALGRIND ? -1 : fork();
+	if (pid == 0)
+		_exit(0);
+	fprintf(stderr, "%s: test-hook: fork: %s\n", prog,
+		flags & CONFINE_VALGRIND ? "not tried under valgrind"
+		: pid == -1		 ? strerror(errno)
+					 : "ok");
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	char *const args[] = {"true", NULL};
+	char *const env[] = {NULL};
+	execve("/bin/true", args, env);
+	fprintf(stderr, "%s: test-hook: execve /bin/true: %s\n", prog, strerror(errno));
+	struct rlimit core, files;
+	getrlimit(RLIMIT_CORE, &core);
+	getrlimit(RLIMIT_NOFILE, &files);
+	fprintf(stderr, "%s: test-hook: Seccomp: %d NoNewPrivs: %d core: %llu nofile: %llu\n",
+		prog, prctl(PR_GET_SECCOMP, 0, 0, 0, 0), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+		(unsigned long long)core.rlim_max, (unsigned long long)files.rlim_cur);
+	/* What it holds: readlink is no open, and names each file. */
+	struct buf fds = BUF_INIT;
+	for (int i = 0; i < 1024; i++) {
+		if (fcntl(i, F_GETFD) == -1)
+			continue;
+		char link[64], target[512];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", i);
+		ssize_t n = readlink(link, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = '\0';
+		buf_printf(&fds, " %d=%s", i, target);
+	}
+	fprintf(stderr, "%s: test-hook: descriptors:%s\n", prog, buf_cstr(&fds));
+	buf_free(&fds);
+}
+#endif
+
+/* The confinement (lib/confine.h), before any outside input is read.
+ * Descriptors remote may hold at once: stdin/stdout/stderr, the socket
+ * to sched, up to MAX_FDS received batches, one SMTP connection, c-ares's
+ * DNS_MAX_FDS sockets: about 100, so 256 leaves room.  No chroot here:
+ * remote runs unprivileged (lib/priv.h drops root first); a root start
+ * that wants one sets chroot_dir to an empty directory. */
+static void
+confine(void)
+{
+	struct buf err = BUF_INIT;
+	struct confine_opts opts = {NULL, 256};
+	int flags = confine_process(&opts, &err);
+	if (flags == -1)
+		die(EXIT_TEMP, "unable to confine myself: %s", err.data);
+	buf_free(&err);
+#ifdef MAILSHOT_TEST_HOOKS
+	test_hook(flags);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -788,9 +891,18 @@ main(int argc, char **argv)
 	r.cfg.tls = policy.tls == ROUTE_TLS_VERIFY	 ? SMTP_TLS_VERIFY
 		    : policy.tls == ROUTE_TLS_ENCRYPT ? SMTP_TLS_ENCRYPT
 						      : SMTP_TLS_MAY;
+	prepare(&r);
+	/* By hand, the message is copied from stdin into an unlinked
+	 * temporary file first (a file must be created, which confinement
+	 * forbids; the bytes are copied, not interpreted). */
+	long long size = 0;
+	int message_fd = session_mode ? -1 : spool_stdin(&size);
+	confine();
 	int rc = session_mode ? session(&r, domain)
 			      : cli(&r, domain, argv[optind + 1], argv + optind + 2,
-				    (size_t)(argc - optind - 2));
+				    (size_t)(argc - optind - 2), message_fd, size);
+	dns_resolver_free(r.resolver);
+	conn_tls_free(r.tls);
 	route_free(&r.routes);
 	domains_free(&r.domains);
 	control_free(settings, r.control);

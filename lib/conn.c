@@ -3,7 +3,9 @@
  *
  * The socket is non-blocking from the start; every wait is a poll() with
  * what is left of the caller's timeout.  TLS uses OpenSSL on the same
- * non-blocking socket: WANT_READ / WANT_WRITE become polls.
+ * non-blocking socket: WANT_READ / WANT_WRITE become polls.  The
+ * SSL_CTX (trust anchors loaded) is made once by conn_tls_new and shared
+ * by every connection: nothing here opens a file after that.
  */
 #include "conn.h"
 
@@ -14,9 +16,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <dirent.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,26 +212,120 @@ conn_write(struct conn *c, const void *data, size_t len, int timeout_ms)
 	return 0;
 }
 
-int
-conn_starttls(struct conn *c, const char *servername, int verify, const char *cafile,
-	      int timeout_ms)
+/* Loads every certificate file of the system's hashed directories
+ * (SSL_CERT_DIR, else OpenSSL's default) into store. */
+static void
+load_default_dirs(X509_STORE *store)
 {
-	long long deadline = now_ms() + timeout_ms;
+	/* As OpenSSL: not from the environment of a set-user-ID remote. */
+	const char *env = secure_getenv(X509_get_default_cert_dir_env());
+	const char *dirs = env != NULL && *env ? env : X509_get_default_cert_dir();
+	X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+	if (lookup == NULL)
+		return;
+	char dir[PATH_MAX], path[PATH_MAX];
+	while (*dirs) {
+		size_t n = strcspn(dirs, ":");
+		if (n > 0 && n < sizeof dir) {
+			memcpy(dir, dirs, n);
+			dir[n] = '\0';
+			DIR *d = opendir(dir);
+			struct dirent *e;
+			while (d != NULL && (e = readdir(d)) != NULL) {
+				struct stat st;
+				if (e->d_name[0] == '.' ||
+				    snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+					(int)sizeof path ||
+				    stat(path, &st) == -1 || !S_ISREG(st.st_mode))
+					continue;
+				X509_load_cert_crl_file(lookup, path, X509_FILETYPE_PEM);
+			}
+			if (d != NULL)
+				closedir(d);
+		}
+		dirs += n + (dirs[n] == ':');
+	}
+	ERR_clear_error(); /* a file that is not a certificate is no error here */
+}
+
+static int
+count_certificates(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
+	int count = 0;
+	for (int i = 0; i < sk_X509_OBJECT_num(objects); i++)
+		count += X509_OBJECT_get_type(sk_X509_OBJECT_value(objects, i)) == X509_LU_X509;
+	return count;
+}
+
+static void
+openssl_reason(const char *what, struct buf *err)
+{
+	char detail[200] = "";
+	unsigned long e = ERR_get_error();
+	if (e != 0)
+		ERR_error_string_n(e, detail, sizeof detail);
+	ERR_clear_error();
+	buf_printf(err, "%s%s%s", what, detail[0] ? ": " : "", detail);
+}
+
+struct conn_tls *
+conn_tls_new(int verify, const char *cafile, struct buf *err)
+{
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx == NULL)
-		return tls_error(c, "setup");
+	if (ctx == NULL) {
+		openssl_reason("TLS setup", err);
+		return NULL;
+	}
 	if (verify) {
-		if (cafile != NULL ? SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1
-				   : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-			SSL_CTX_free(ctx);
-			return tls_error(c, "loading trust anchors");
+		if (cafile != NULL) {
+			if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+				buf_printf(err, "%s: ", cafile);
+				openssl_reason("unable to load the TLS trust anchors", err);
+				SSL_CTX_free(ctx);
+				return NULL;
+			}
+		} else {
+			/* The bundle file is read now; the directory only when
+			 * the bundle gave nothing (see conn.h). */
+			if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+				ERR_clear_error();
+			X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+			if (count_certificates(store) == 0)
+				load_default_dirs(store);
+			if (count_certificates(store) == 0) {
+				buf_printf(err, "no TLS trust anchors in %s or %s (control/tlscafile "
+						"names a CA file)",
+					   X509_get_default_cert_file(), X509_get_default_cert_dir());
+				SSL_CTX_free(ctx);
+				return NULL;
+			}
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	}
-	SSL *ssl = SSL_new(ctx);
-	SSL_CTX_free(ctx); /* the SSL holds its own reference */
+	struct conn_tls *tls = xcalloc(1, sizeof *tls);
+	tls->ctx = ctx;
+	tls->verify = verify;
+	return tls;
+}
+
+void
+conn_tls_free(struct conn_tls *tls)
+{
+	if (tls == NULL)
+		return;
+	SSL_CTX_free(tls->ctx);
+	free(tls);
+}
+
+int
+conn_starttls(struct conn *c, const struct conn_tls *tls, const char *servername, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int verify = tls->verify;
+	SSL *ssl = SSL_new(tls->ctx);
 	if (ssl == NULL)
 		return tls_error(c, "setup");
 	SSL_set_fd(ssl, c->fd);

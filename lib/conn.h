@@ -51,11 +51,29 @@ ssize_t conn_read(struct conn *c, char *dst, size_t len, int timeout_ms);
 /* Writes all of data within timeout_ms.  Returns 0, or -1. */
 int conn_write(struct conn *c, const void *data, size_t len, int timeout_ms);
 
-/* Upgrades to TLS as a client: SNI = servername (may be NULL); when
- * verify is set, the certificate must chain to the system's roots (or
- * cafile when not NULL) and match servername.  Returns 0, or -1 with
- * c->error = CONN_TLS (or TIMEOUT / CLOSED) and a reason. */
-int conn_starttls(struct conn *c, const char *servername, int verify, const char *cafile,
+/*
+ * A TLS client context, made once and used for every connection: made
+ * before mailshot-remote confines itself (lib/confine.h), because making
+ * one reads files (the OpenSSL configuration, the trust anchors) and a
+ * confined process can open none.  With verify, the trust anchors are
+ * cafile, or the system's: its bundle file, or, when that gives none,
+ * every certificate of its hashed directory, loaded now (OpenSSL would
+ * otherwise look them up there at each verification, which a confined
+ * process cannot).  Returns NULL with err when they cannot be loaded.
+ */
+struct conn_tls {
+	void *ctx; /* SSL_CTX * */
+	int verify;
+};
+
+struct conn_tls *conn_tls_new(int verify, const char *cafile, struct buf *err);
+void conn_tls_free(struct conn_tls *tls);
+
+/* Upgrades to TLS as a client with tls's context: SNI = servername (may
+ * be NULL); when tls->verify is set, the certificate must chain to its
+ * trust anchors and match servername.  Returns 0, or -1 with c->error =
+ * CONN_TLS (or TIMEOUT / CLOSED) and a reason. */
+int conn_starttls(struct conn *c, const struct conn_tls *tls, const char *servername,
 		  int timeout_ms);
 
 void conn_close(struct conn *c);

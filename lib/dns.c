@@ -16,6 +16,7 @@
  * ARES_EDESTRUCTION).
  */
 #include "dns.h"
+#include "dnsares.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -466,6 +467,32 @@ socket_state(void *data, ares_socket_t fd, int readable, int writable)
 	r->sockets[i].events = (short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
 }
 
+int
+dns_ares_servers(ares_channel channel, const struct dns_servers *servers, struct buf *err)
+{
+	if (servers == NULL || servers->count == 0)
+		return 0;
+	struct ares_addr_port_node nodes[DNS_MAX_SERVERS];
+	size_t count = servers->count;
+	memset(nodes, 0, sizeof nodes);
+	for (size_t i = 0; i < count; i++) {
+		const struct dns_server *s = &servers->server[i];
+		nodes[i].next = i + 1 < count ? &nodes[i + 1] : NULL;
+		nodes[i].family = s->family;
+		if (s->family == AF_INET)
+			memcpy(&nodes[i].addr.addr4, s->addr, 4);
+		else
+			memcpy(&nodes[i].addr.addr6, s->addr, 16);
+		nodes[i].udp_port = nodes[i].tcp_port = (int)s->port;
+	}
+	int status = ares_set_servers_ports(channel, nodes);
+	if (status != ARES_SUCCESS) {
+		buf_printf(err, "unable to set the DNS servers: %s", ares_strerror(status));
+		return -1;
+	}
+	return 0;
+}
+
 struct dns_resolver *
 dns_resolver_new(const struct dns_config *config, struct buf *err)
 {
@@ -499,26 +526,9 @@ dns_resolver_new(const struct dns_config *config, struct buf *err)
 		ares_library_cleanup();
 		return NULL;
 	}
-	if (config->servers != NULL && config->servers->count > 0) {
-		struct ares_addr_port_node nodes[DNS_MAX_SERVERS];
-		size_t count = config->servers->count;
-		memset(nodes, 0, sizeof nodes);
-		for (size_t i = 0; i < count; i++) {
-			const struct dns_server *s = &config->servers->server[i];
-			nodes[i].next = i + 1 < count ? &nodes[i + 1] : NULL;
-			nodes[i].family = s->family;
-			if (s->family == AF_INET)
-				memcpy(&nodes[i].addr.addr4, s->addr, 4);
-			else
-				memcpy(&nodes[i].addr.addr6, s->addr, 16);
-			nodes[i].udp_port = nodes[i].tcp_port = (int)s->port;
-		}
-		status = ares_set_servers_ports(r->channel, nodes);
-		if (status != ARES_SUCCESS) {
-			buf_printf(err, "unable to set the DNS servers: %s", ares_strerror(status));
-			dns_resolver_free(r);
-			return NULL;
-		}
+	if (dns_ares_servers(r->channel, config->servers, err) == -1) {
+		dns_resolver_free(r);
+		return NULL;
 	}
 	return r;
 }

@@ -8,6 +8,7 @@
  * ARES_FLAG_NOCHECKRESP makes a SERVFAIL arrive as SERVFAIL (not as
  * "connection refused"), as in lib/dns.c.
  */
+#include "dnsares.h"
 #include "dnsq.h"
 
 #include <ares.h>
@@ -76,26 +77,9 @@ dnsq_new(const struct dnsq_config *config, struct buf *err)
 		ares_library_cleanup();
 		return NULL;
 	}
-	if (config->servers != NULL && config->servers->count > 0) {
-		struct ares_addr_port_node nodes[DNS_MAX_SERVERS];
-		size_t count = config->servers->count;
-		memset(nodes, 0, sizeof nodes);
-		for (size_t i = 0; i < count; i++) {
-			const struct dns_server *s = &config->servers->server[i];
-			nodes[i].next = i + 1 < count ? &nodes[i + 1] : NULL;
-			nodes[i].family = s->family;
-			if (s->family == AF_INET)
-				memcpy(&nodes[i].addr.addr4, s->addr, 4);
-			else
-				memcpy(&nodes[i].addr.addr6, s->addr, 16);
-			nodes[i].udp_port = nodes[i].tcp_port = (int)s->port;
-		}
-		status = ares_set_servers_ports(q->channel, nodes);
-		if (status != ARES_SUCCESS) {
-			buf_printf(err, "unable to set the DNS servers: %s", ares_strerror(status));
-			dnsq_free(q);
-			return NULL;
-		}
+	if (dns_ares_servers(q->channel, config->servers, err) == -1) {
+		dnsq_free(q);
+		return NULL;
 	}
 	return q;
 }

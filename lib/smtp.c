@@ -208,8 +208,23 @@ smtp_open(struct smtp_session *s, const struct smtp_config *cfg, const struct so
 					     "data injected after the reply to STARTTLS");
 				goto fail;
 			}
-			if (conn_starttls(&s->conn, cfg->tls_servername, cfg->tls == SMTP_TLS_VERIFY,
-					  cfg->cafile, cfg->command_timeout_ms) == -1) {
+			int verify = cfg->tls == SMTP_TLS_VERIFY;
+			const struct conn_tls *tls = cfg->tls_context;
+			struct conn_tls *own = NULL;
+			if (tls == NULL || tls->verify != verify) {
+				struct buf err = BUF_INIT;
+				tls = own = conn_tls_new(verify, cfg->cafile, &err);
+				if (own == NULL) {
+					local_result(fail, SMTP_LOCAL_TLS_FAILED, buf_cstr(&err));
+					buf_free(&err);
+					goto fail;
+				}
+				buf_free(&err);
+			}
+			int rc = conn_starttls(&s->conn, tls, cfg->tls_servername,
+					       cfg->command_timeout_ms);
+			conn_tls_free(own); /* the connection holds its own reference */
+			if (rc == -1) {
 				/* Opportunistic TLS that failed leaves a broken
 				 * connection: the caller may try again in plain. */
 				local_result(fail, SMTP_LOCAL_TLS_FAILED, s->conn.reason);

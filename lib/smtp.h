@@ -37,6 +37,10 @@ struct smtp_config {
 	int data_term_timeout_ms;  /* reply to the final dot: 600 s */
 	enum smtp_tls_policy tls;
 	const char *cafile;	    /* for SMTP_TLS_VERIFY; NULL = system roots */
+	/* The TLS context (conn_tls_new), verifying when tls is
+	 * SMTP_TLS_VERIFY; NULL, or one that does not match the policy:
+	 * smtp_open makes one per connection from cafile. */
+	const struct conn_tls *tls_context;
 	const char *tls_servername; /* SNI and name to verify: the MX host name */
 	const struct sockaddr *bind_addr; /* control/outgoingip, or NULL */
 	socklen_t bind_len;
