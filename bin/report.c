@@ -154,10 +154,10 @@ warn_skipped(struct logreader *lr, struct report *r)
 			(unsigned long long)st.truncated, (unsigned long long)st.lines);
 }
 
-static struct logreader *
-open_log(const struct opts *o)
+/* Adds the log's files to lr: those named by --log, else the spool's. */
+static void
+add_logs(struct logreader *lr, const struct opts *o)
 {
-	struct logreader *lr = logreader_new();
 	struct buf err = { 0 };
 	int rc = 0;
 	for (size_t i = 0; i < o->nlogs && rc == 0; i++)
@@ -171,6 +171,13 @@ open_log(const struct opts *o)
 		exit(EXIT_TEMP);
 	}
 	buf_free(&err);
+}
+
+static struct logreader *
+open_log(const struct opts *o)
+{
+	struct logreader *lr = logreader_new();
+	add_logs(lr, o);
 	return lr;
 }
 
@@ -997,15 +1004,29 @@ on_signal(int sig)
 }
 
 static int
+cmp_campaign_name(const void *a, const void *b)
+{
+	const struct report_campaign *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int
 cmd_watch(const struct opts *o)
 {
 	int tty = isatty(STDOUT_FILENO);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	uint64_t last_done = 0, last_defer = 0;
+	uint64_t last_done = 0, last_defer = 0, last_skipped = 0;
 	int first = 1;
-	struct buf out = { 0 };
+	struct buf out = { 0 }, err = { 0 };
+	struct report_opts ro = { .since_usec = o->since, .until_usec = o->until,
+				  .campaign = o->campaign };
+	/* The log is followed: each round reads only the lines written
+	 * since the last (logread.h), into figures kept across rounds. */
+	struct logreader *lr = logreader_new();
+	logreader_follow(lr);
+	struct report *r = NULL;
 	for (long round = 0; !stop && (o->count <= 0 || round < o->count); round++) {
 		if (round) {
 			struct timespec ts = { (time_t)o->interval,
@@ -1015,10 +1036,40 @@ cmd_watch(const struct opts *o)
 			if (stop)
 				break;
 		}
-		/* Each round reads the log again: simple, and the log of a
-		 * running campaign is read in well under a second. */
-		struct report *r = build(o, 1);
+		if (round) {
+			logreader_rescan(lr);
+			add_logs(lr, o);
+		} else
+			add_logs(lr, o);
+		if (!r || (round && logreader_resume(lr) == 0)) {
+			/* from the start: the first round, or a log that was
+			 * cut or rewritten */
+			report_free(r);
+			r = report_new(&ro);
+			last_skipped = 0;
+		}
+		struct logline l;
+		int got;
+		while ((got = logreader_next(lr, &l, &err)) == 1)
+			report_add(r, &l);
+		if (got < 0 ||
+		    report_read_queue(r, o->spool, (int64_t)time(NULL), &err) == -1) {
+			buf_free(&out);
+			read_failed(lr, r, &err);
+		}
+		report_tally(r);
+		struct logreader_stats st;
+		logreader_stats(lr, &st);
+		uint64_t skipped = st.malformed + report_unknown_events(r);
+		if (skipped != last_skipped)
+			warn_skipped(lr, r);
+		last_skipped = skipped;
 		size_t n = report_campaign_count(r);
+		/* by name, as the other views (report_tally leaves the log's order) */
+		struct report_campaign **byname = xcalloc(n ? n : 1, sizeof *byname);
+		for (size_t i = 0; i < n; i++)
+			byname[i] = report_campaign_at(r, i);
+		qsort(byname, n, sizeof *byname, cmp_campaign_name);
 		uint64_t done = 0, defer = 0;
 		int cols = 80;
 		struct winsize ws;
@@ -1033,7 +1084,7 @@ cmd_watch(const struct opts *o)
 		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		size_t shown = 0;
 		for (size_t i = 0; i < n; i++) {
-			struct report_campaign *c = report_campaign_at(r, i);
+			struct report_campaign *c = byname[i];
 			uint64_t fin = c->delivered + c->bounced + c->expired;
 			done += fin;
 			defer += c->deferrals;
@@ -1080,11 +1131,14 @@ cmd_watch(const struct opts *o)
 		last_done = done;
 		last_defer = defer;
 		first = 0;
+		free(byname);
 		put(&out);
 		fflush(stdout);
-		report_free(r);
 	}
+	report_free(r);
+	logreader_free(lr);
 	buf_free(&out);
+	buf_free(&err);
 	return 0;
 }
 

@@ -237,6 +237,21 @@ struct logfile {
 	char *path;
 	time_t mtime;
 	int current;
+	dev_t dev;
+	ino_t ino;
+	off_t size;  /* when listed */
+	off_t start; /* where reading starts (following: where the last pass stopped) */
+	off_t done;  /* start + the bytes of the whole lines taken so far */
+	int gz;	     /* compressed (not read through as it is) */
+	int skip;    /* following: a compressed file already read whole */
+};
+
+/* following: a file of the previous pass */
+struct logseen {
+	dev_t dev;
+	ino_t ino;
+	off_t size, done;
+	int gz;
 };
 
 struct logreader {
@@ -250,6 +265,11 @@ struct logreader {
 	char *rbuf;	     /* read buffer */
 	size_t rpos, rlen;
 	int eof;
+	size_t cur;	     /* index of the file being read */
+	size_t linebytes;    /* bytes of the current line, overlong or not */
+	int follow;	     /* leave a last line without LF for the next pass */
+	struct logseen *seen; /* following: the files of the previous pass */
+	size_t nseen;
 	struct logreader_stats st;
 };
 
@@ -265,13 +285,18 @@ logreader_new(void)
 }
 
 static void
-add(struct logreader *r, const char *path, time_t mtime, int current)
+add(struct logreader *r, const char *path, const struct stat *st, int current)
 {
 	if (r->nfiles == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 8;
 		r->files = xrealloc(r->files, r->cap * sizeof *r->files);
 	}
-	r->files[r->nfiles++] = (struct logfile){ xstrdup(path), mtime, current };
+	r->files[r->nfiles++] = (struct logfile){ .path = xstrdup(path),
+						  .mtime = st->st_mtime,
+						  .current = current,
+						  .dev = st->st_dev,
+						  .ino = st->st_ino,
+						  .size = st->st_size };
 }
 
 int
@@ -282,7 +307,7 @@ logreader_add_file(struct logreader *r, const char *path, struct buf *err)
 		buf_printf(err, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	add(r, path, st.st_mtime, 0);
+	add(r, path, &st, 0);
 	/* files given one by one keep their order: same mtime rank as given */
 	r->files[r->nfiles - 1].mtime = (time_t)r->nfiles;
 	r->files[r->nfiles - 1].current = 2;
@@ -350,7 +375,7 @@ add_dir(struct logreader *r, const char *dirpath, struct buf *err)
 		struct stat st;
 		if (stat(buf_cstr(&path), &st) == -1 || !S_ISREG(st.st_mode))
 			continue;
-		add(r, buf_cstr(&path), st.st_mtime, current);
+		add(r, buf_cstr(&path), &st, current);
 	}
 	closedir(d);
 	qsort(r->files + first, r->nfiles - first, sizeof *r->files, cmp_file);
@@ -364,12 +389,21 @@ static int
 open_next(struct logreader *r, struct buf *err)
 {
 	while (r->next < r->nfiles) {
-		const char *path = r->files[r->next++].path;
+		struct logfile *f = &r->files[r->next++];
+		if (f->skip)
+			continue;
+		const char *path = f->path;
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd == -1) {
 			if (errno == ENOENT) /* rotated away meanwhile */
 				continue;
 			buf_printf(err, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		/* gzdopen reads from the descriptor's offset */
+		if (f->start && lseek(fd, f->start, SEEK_SET) == -1) {
+			buf_printf(err, "%s: %s", path, strerror(errno));
+			close(fd);
 			return -1;
 		}
 		r->gz = gzdopen(fd, "rb");
@@ -379,6 +413,9 @@ open_next(struct logreader *r, struct buf *err)
 			return -1;
 		}
 		gzbuffer(r->gz, 128 * 1024);
+		f->gz = !gzdirect(r->gz);
+		f->done = f->start;
+		r->cur = r->next - 1;
 		r->gzpath = path;
 		r->st.files++;
 		r->rpos = r->rlen = 0;
@@ -405,6 +442,7 @@ raw_line(struct logreader *r, struct buf *err)
 {
 	r->have = 0;
 	r->overlong = 0;
+	r->linebytes = 0;
 	for (;;) {
 		if (r->rpos == r->rlen) {
 			if (r->eof)
@@ -439,11 +477,19 @@ raw_line(struct logreader *r, struct buf *err)
 			}
 		}
 		r->rpos += take + (lf ? 1 : 0);
-		if (lf)
+		r->linebytes += take;
+		if (lf) {
+			r->files[r->cur].done += (off_t)r->linebytes + 1;
 			return 1;
+		}
 	}
 	if (r->have == 0 && !r->overlong)
 		return 0;
+	if (r->follow) {
+		/* still being written, perhaps: read again by the next pass */
+		r->have = 0;
+		return 0;
+	}
 	/* a last line without its LF: a write cut short (or still going on) */
 	r->st.lines++;
 	r->st.truncated++;
@@ -484,6 +530,67 @@ logreader_next(struct logreader *r, struct logline *out, struct buf *err)
 	}
 }
 
+/* ---- following ---- */
+
+void
+logreader_follow(struct logreader *r)
+{
+	r->follow = 1;
+}
+
+void
+logreader_rescan(struct logreader *r)
+{
+	close_file(r);
+	r->nseen = 0;
+	r->seen = xrealloc(r->seen, (r->nfiles ? r->nfiles : 1) * sizeof *r->seen);
+	for (size_t i = 0; i < r->nfiles; i++) {
+		struct logfile *f = &r->files[i];
+		r->seen[r->nseen++] = (struct logseen){ f->dev, f->ino, f->size, f->done, f->gz };
+		free(f->path);
+	}
+	r->nfiles = 0;
+	r->next = 0;
+}
+
+int
+logreader_resume(struct logreader *r)
+{
+	int again = 0;
+	for (size_t i = 0; i < r->nfiles && !again; i++) {
+		struct logfile *f = &r->files[i];
+		const struct logseen *s = NULL;
+		for (size_t k = 0; k < r->nseen && !s; k++)
+			if (r->seen[k].dev == f->dev && r->seen[k].ino == f->ino)
+				s = &r->seen[k];
+		if (!s) {
+			/* new: the next `current` (or a file named by the
+			 * caller) is read from its start; a new rotated copy
+			 * holds lines read before, under another inode (a
+			 * compressed copy, a processed one) */
+			if (f->current == 0)
+				again = 1;
+		} else if (s->gz) {
+			if (f->size != s->size)
+				again = 1;
+			f->skip = 1;
+			f->gz = 1;
+		} else if (f->size < s->done) {
+			again = 1; /* cut (copytruncate) or rewritten */
+		} else
+			f->start = f->done = s->done;
+	}
+	if (again) {
+		for (size_t i = 0; i < r->nfiles; i++) {
+			r->files[i].start = r->files[i].done = 0;
+			r->files[i].skip = r->files[i].gz = 0;
+		}
+		r->st = (struct logreader_stats){ 0 };
+	}
+	r->nseen = 0;
+	return again ? 0 : 1;
+}
+
 void
 logreader_stats(const struct logreader *r, struct logreader_stats *out)
 {
@@ -499,6 +606,7 @@ logreader_free(struct logreader *r)
 	for (size_t i = 0; i < r->nfiles; i++)
 		free(r->files[i].path);
 	free(r->files);
+	free(r->seen);
 	free(r->line);
 	free(r->rbuf);
 	free(r);

@@ -80,6 +80,30 @@ int logreader_add_file(struct logreader *r, const char *path, struct buf *err);
  */
 int logreader_next(struct logreader *r, struct logline *out, struct buf *err);
 void logreader_stats(const struct logreader *r, struct logreader_stats *out);
+
+/*
+ * Following a log that grows (mailshot-report watch): each pass reads
+ * only what was written since the last one.
+ *
+ * logreader_follow() before the first pass: a last line without its LF
+ * is not taken (nor counted as cut off) but left for the next pass, as
+ * it may still be being written.  After a pass read to the end,
+ * logreader_rescan() forgets the list of files (not what was read of
+ * them); the caller adds the files again (logreader_add_spool, _add_file)
+ * and calls logreader_resume(), which matches them with the previous
+ * pass's by device and inode: a plain file goes on from where it was
+ * left (so a `current` renamed by svlogd or logrotate is not read twice),
+ * a compressed one read before is skipped.  Returns 1 when what follows
+ * is only what is new, or 0 when the next pass reads everything from the
+ * start again and the caller must start its figures over: a file shorter
+ * than what was read of it (cut by copytruncate, rewritten), a
+ * compressed one that changed, or a new rotated copy (not `current`,
+ * nor named by the caller) -- lines read before under another inode.
+ * The counts of logreader_stats() start over with it.
+ */
+void logreader_follow(struct logreader *r);
+void logreader_rescan(struct logreader *r);
+int logreader_resume(struct logreader *r);
 void logreader_free(struct logreader *r);
 
 #endif

@@ -750,12 +750,12 @@ cmp_reason(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-void
-report_finish(struct report *r)
+/* The per-recipient counts of every campaign, from the join; with
+ * reasons, sched's failures bounce has not classified count under their
+ * codes (once: report_finish). */
+static void
+count_rcpts(struct report *r, int reasons)
 {
-	if (r->finished)
-		return;
-	r->finished = 1;
 	for (size_t i = 0; i < r->rccap; i++) {
 		struct rcpt *p = &r->rc[i];
 		if (!p->hash)
@@ -786,7 +786,7 @@ report_finish(struct report *r)
 			else
 				c->soft++;
 			/* sched's failure that bounce has not classified (yet) */
-			if (!(f & RF_CLASSIFIED) && p->code && p->code - 1u < c->nreasons)
+			if (reasons && !(f & RF_CLASSIFIED) && p->code && p->code - 1u < c->nreasons)
 				c->reasons[p->code - 1].count++;
 		} else if (f & RF_DELIVERED) {
 			c->delivered++;
@@ -796,6 +796,29 @@ report_finish(struct report *r)
 			c->pending++;
 		}
 	}
+}
+
+void
+report_tally(struct report *r)
+{
+	if (r->finished)
+		return;
+	for (size_t i = 0; i < r->ncamp; i++) {
+		struct report_campaign *c = r->camp[i];
+		c->recipients = c->queued = c->delivered = c->pending = c->bounced = c->hard =
+		    c->soft = c->expired = c->suppressed = c->invalid = c->duplicates =
+			c->complaints = c->unsubscribes = c->deferred_rcpts = 0;
+	}
+	count_rcpts(r, 0);
+}
+
+void
+report_finish(struct report *r)
+{
+	if (r->finished)
+		return;
+	r->finished = 1;
+	count_rcpts(r, 1);
 	/* domains per campaign */
 	r->cdom = xcalloc(r->ncamp ? r->ncamp : 1, sizeof *r->cdom);
 	r->ncdom = xcalloc(r->ncamp ? r->ncamp : 1, sizeof *r->ncdom);
@@ -1039,6 +1062,17 @@ out:
 int
 report_read_queue(struct report *r, const char *spool, int64_t now, struct buf *err)
 {
+	/* again (a live view): what the last reading found goes */
+	for (size_t i = 0; i < r->ncamp; i++) {
+		struct report_campaign *c = r->camp[i];
+		c->q_messages = c->q_ready = c->q_deferred = c->q_inflight = 0;
+		c->q_next = c->q_oldest = 0;
+	}
+	for (size_t i = 0; i < r->ndest; i++) {
+		struct report_dest *g = r->dest[i];
+		g->ready = g->deferred = g->inflight = 0;
+		g->next = g->oldest = 0;
+	}
 	struct buf path = { 0 };
 	buf_printf(&path, "%s/queue", spool);
 	DIR *top = opendir(buf_cstr(&path));

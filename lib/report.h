@@ -104,13 +104,20 @@ int report_add(struct report *r, const struct logline *l);
 
 /* Computes the per-recipient counts and sorts (campaigns by name,
  * domains by traffic, reasons by count).  Called once, after the last
- * report_add; report_add must not follow.  (report_add_after() does.) */
+ * report_add; report_add must not follow (report_tally is the live view). */
 void report_finish(struct report *r);
+
+/* For a live view (watch), instead of report_finish: the per-recipient
+ * counts (recipients .. deferred_rcpts) as of the lines taken so far;
+ * report_add may follow, and report_tally again.  Campaigns stay in the
+ * order the log named them; domains and reasons are not sorted. */
+void report_tally(struct report *r);
 
 /* Reads the queue's state files (read-only): per campaign the messages
  * still queued, ready, deferred (with the earliest next attempt), in
- * flight.  now in seconds.  Called before report_finish.  Returns 0, or
- * -1 with err. */
+ * flight.  now in seconds.  Called before report_finish; again for a live
+ * view (each call replaces what the last one found).  Returns 0, or -1
+ * with err. */
 int report_read_queue(struct report *r, const char *spool, int64_t now, struct buf *err);
 
 size_t report_campaign_count(const struct report *r);

@@ -174,6 +174,51 @@ if command -v script >/dev/null 2>&1; then
 	expect_grep 'later +\[#+\.+\] +33\.3% 1/3' "$T/tty" "watch on a terminal: a third of later"
 fi
 
+# ---- watch follows the log: each round reads what is new, across a rotation ----
+W=$T/w
+mkdir -p "$W/log"
+cp "$LOG" "$W/log/current"
+# an old campaign's 40,000 lines: reading them again each round would show
+awk 'BEGIN { for (i = 0; i < 20000; i++) {
+	printf "2026-11-23T11:00:00Z enqueue event=queued campaign=old rcpt=p%d@a.test\n", i
+	printf "2026-11-23T11:00:01Z sched event=delivered campaign=old rcpt=p%d@a.test\n", i } }' >>"$W/log/current"
+rounds() { grep -c ' total: ' "$T/wout"; }
+wait_rounds() { # N: until watch has printed N rounds
+	n=0
+	while [ "$(rounds)" -lt "$1" ] && [ $n -lt 300 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+delivered_line() { # RCPT INDEX: sched's delivered line for a recipient of later
+	sed -n "/ sched event=delivered campaign=later /{s/index=2 rcpt=ok8@a\\.test/index=$2 rcpt=$1/;p;q}" "$LOG"
+}
+$wrap "$BIN/mailshot-report" --spool "$W" watch --interval 0.2 >"$T/wout" 2>"$T/werr" &
+WP=$!
+wait_rounds 1
+delivered_line later1@d.test 0 >>"$W/log/current"
+wait_rounds $(($(rounds) + 2))
+mv "$W/log/current" "$W/log/@400000006920000000000000.s"
+delivered_line later2@d.test 1 >"$W/log/current"
+wait_rounds $(($(rounds) + 3))
+rchar=$(awk '/^rchar:/ { print $2 }' /proc/$WP/io 2>/dev/null)
+nround=$(rounds)
+kill $WP
+wait $WP
+expect_eq "$?" 0 "watch stops on SIGTERM"
+expect_grep ' campaign=later queued=3 delivered=2 bounced=0 expired=0 pending=1 deferrals=2$' "$T/wout" "watch: a line appended is counted"
+expect_eq "$(grep ' campaign=later ' "$T/wout" | tail -n 1 | cut -d' ' -f2-)" \
+	"campaign=later queued=3 delivered=3 bounced=0 expired=0 pending=0 deferrals=2" \
+	"watch: after svlogd's rotation, the new current counted, the renamed one not twice"
+expect_no_grep 'campaign=old' "$T/wout" "watch: an old finished campaign is not shown"
+expect_no_grep 'warning' "$T/werr" "watch: no warning"
+size=$(cat "$W/log/"* | wc -c)
+if [ -z "${MAILSHOT_VALGRIND:-}" ] && [ -n "$rchar" ]; then
+	# valgrind reads the program's debugging information too
+	expect_eq "$([ "$rchar" -lt $((size * 2)) ] && echo once)" once \
+		"watch read the $size-byte log once, not once per round ($rchar bytes in $nround rounds)"
+fi
+
 # ---- a damaged, rotated log ----
 cp "$LOG" "$T/log.orig"
 report --format tsv --campaign spring >"$T/before" 2>/dev/null

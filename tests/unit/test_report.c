@@ -259,6 +259,162 @@ test_reader(void)
 	buf_free(&err);
 }
 
+/* ---- following a growing log (watch) ---- */
+
+/* rename within dir (path_of's buffer is one) */
+static int
+rename_in(const char *from, const char *to)
+{
+	char a[256], b[256];
+	snprintf(a, sizeof a, "%s/%s", dir, from);
+	snprintf(b, sizeof b, "%s/%s", dir, to);
+	return rename(a, b);
+}
+
+static void
+append(const char *name, const char *text)
+{
+	int fd = open(path_of(name), O_WRONLY | O_CREAT | O_APPEND, 0644);
+	CHECK(fd >= 0);
+	CHECK_INT_EQ(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+}
+
+/* One pass over the spool fspool/: the rcpt= values read, comma-separated,
+ * and what logreader_resume said (-1 on the first pass). */
+static const char *
+follow_pass(struct logreader *r, int first, int *resumed)
+{
+	static char seen[512];
+	struct buf err = { 0 };
+	struct logline l;
+	int got;
+	if (!first)
+		logreader_rescan(r);
+	CHECK_INT_EQ(logreader_add_spool(r, path_of("fspool"), &err), 0);
+	*resumed = first ? -1 : logreader_resume(r);
+	seen[0] = '\0';
+	while ((got = logreader_next(r, &l, &err)) == 1) {
+		const char *v = logline_get(&l, "rcpt");
+		size_t n = strlen(seen);
+		snprintf(seen + n, sizeof seen - n, "%s%s", n ? "," : "", v ? v : "?");
+	}
+	CHECK_INT_EQ(got, 0);
+	buf_free(&err);
+	return seen;
+}
+
+#define LINE(who) "2026-11-23T11:00:00Z enqueue event=queued campaign=c rcpt=" who "\n"
+
+static void
+test_follow(void)
+{
+	mkdir(path_of("fspool"), 0755);
+	mkdir(path_of("fspool/log"), 0755);
+	append("fspool/log/current", LINE("a") LINE("b") "2026-11-23T11:00:00Z enqueue ev");
+	struct logreader *r = logreader_new();
+	logreader_follow(r);
+	int res;
+	struct logreader_stats st;
+	/* a line still being written is left for the next pass */
+	CHECK_STR_EQ(follow_pass(r, 1, &res), "a,b");
+	logreader_stats(r, &st);
+	CHECK_INT_EQ(st.truncated, 0);
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "");
+	CHECK_INT_EQ(res, 1);
+	append("fspool/log/current", "ent=queued campaign=c rcpt=c\n" LINE("d"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "c,d");
+	CHECK_INT_EQ(res, 1);
+	/* svlogd's rotation: current renamed (same inode), a new current */
+	append("fspool/log/current", LINE("e"));
+	CHECK_INT_EQ(rename_in("fspool/log/current", "fspool/log/@400000006920000000000000.s"), 0);
+	append("fspool/log/current", LINE("f"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "e,f");
+	CHECK_INT_EQ(res, 1);
+	/* the rotated copy is removed: nothing to re-read */
+	unlink(path_of("fspool/log/@400000006920000000000000.s"));
+	append("fspool/log/current", LINE("g"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "g");
+	CHECK_INT_EQ(res, 1);
+	/* logrotate with compress: a new compressed copy of what was read,
+	 * under another inode: everything again, from the start */
+	write_file("fspool/log/current.1.gz", LINE("f") LINE("g"), 2 * sizeof LINE("f") - 2, 1);
+	unlink(path_of("fspool/log/current"));
+	append("fspool/log/current", LINE("h"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "f,g,h");
+	CHECK_INT_EQ(res, 0);
+	/* the compressed copy, unchanged, is not read again */
+	append("fspool/log/current", LINE("i"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "i");
+	CHECK_INT_EQ(res, 1);
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "");
+	CHECK_INT_EQ(res, 1);
+	/* copytruncate: current shorter than what was read of it */
+	write_file("fspool/log/current", LINE("j"), sizeof LINE("j") - 1, 0);
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "f,g,j");
+	CHECK_INT_EQ(res, 0);
+	/* malformed lines are counted once, and again after a restart */
+	append("fspool/log/current", "junk\n" LINE("k"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "k");
+	logreader_stats(r, &st);
+	CHECK_INT_EQ(st.malformed, 1);
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "");
+	logreader_stats(r, &st);
+	CHECK_INT_EQ(st.malformed, 1);
+	/* a file that vanished between the listing and the reading */
+	logreader_rescan(r);
+	struct buf err = { 0 };
+	CHECK_INT_EQ(logreader_add_spool(r, path_of("fspool"), &err), 0);
+	CHECK_INT_EQ(logreader_resume(r), 1);
+	CHECK_INT_EQ(rename_in("fspool/log/current", "fspool/log/current.2"), 0);
+	struct logline l;
+	CHECK_INT_EQ(logreader_next(r, &l, &err), 0);
+	/* ... found under its new name: nothing read twice */
+	append("fspool/log/current.2", LINE("l"));
+	CHECK_STR_EQ(follow_pass(r, 0, &res), "l");
+	CHECK_INT_EQ(res, 1);
+	buf_free(&err);
+	logreader_free(r);
+
+	/* report_tally between passes: the live figures, report_add after */
+	struct report *rep = report_new(NULL);
+	char line[200];
+	const char *add[] = {
+		"2026-11-23T11:00:00Z enqueue event=queued campaign=c rcpt=a@x",
+		"2026-11-23T11:00:00Z enqueue event=queued campaign=c rcpt=b@x",
+		"2026-11-23T11:00:01Z sched event=delivered campaign=c rcpt=a@x",
+		"2026-11-23T11:00:02Z sched event=deferred campaign=c rcpt=b@x code=451",
+		"2026-11-23T11:00:03Z sched event=delivered campaign=c rcpt=b@x",
+		"2026-11-23T11:00:03Z sched event=delivered campaign=c rcpt=b@x",
+	};
+	for (size_t i = 0; i < 4; i++) {
+		struct logline ll;
+		const char *why;
+		CHECK_INT_EQ(parse(add[i], &ll, line, &why), 0);
+		report_add(rep, &ll);
+	}
+	report_tally(rep);
+	CHECK_INT_EQ(report_campaign_count(rep), 1);
+	struct report_campaign *c = report_campaign_at(rep, 0);
+	CHECK_INT_EQ(c->queued, 2);
+	CHECK_INT_EQ(c->delivered, 1);
+	CHECK_INT_EQ(c->pending, 1);
+	CHECK_INT_EQ(c->deferrals, 1);
+	report_tally(rep);
+	CHECK_INT_EQ(c->delivered, 1);
+	for (size_t i = 4; i < 6; i++) {
+		struct logline ll;
+		const char *why;
+		CHECK_INT_EQ(parse(add[i], &ll, line, &why), 0);
+		report_add(rep, &ll);
+	}
+	report_tally(rep);
+	CHECK_INT_EQ(c->queued, 2);
+	CHECK_INT_EQ(c->delivered, 2);
+	CHECK_INT_EQ(c->pending, 0);
+	report_free(rep);
+}
+
 /* feeds text (lines) into a fresh report */
 static struct report *
 feed(const char *text, const struct report_opts *o)
@@ -573,6 +729,7 @@ main(void)
 	}
 	test_parse();
 	test_reader();
+	test_follow();
 	test_figures();
 	test_hist_series();
 	test_queue();
