@@ -9,7 +9,7 @@
 #   make install PREFIX=/usr/local
 
 CC      ?= cc
-PKGS    := zlib libssl libcrypto libcares
+PKGS    := zlib libssl libcrypto libcares libpsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -llmdb -lspf2
 OPT     ?= -O2

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpsl.h>
+
 static int
 is_ws(char c)
 {
@@ -797,12 +799,10 @@ dnsrec_zone_txt(const char *owner, const char *text, size_t len, struct buf *out
 	} while (pos < len);
 }
 
-void
-dnsrec_org_domain(const char *domain, struct buf *out)
+/* Without the list: see dnsrec.h. */
+static void
+org_domain_guess(const char *domain, size_t len, struct buf *out)
 {
-	size_t len = strlen(domain);
-	if (len > 0 && domain[len - 1] == '.')
-		len--;
 	/* Start of the last, next-to-last and third-to-last labels. */
 	size_t starts[3] = {0, 0, 0};
 	int labels = 1;
@@ -833,4 +833,39 @@ dnsrec_org_domain(const char *domain, struct buf *out)
 		char c = domain[i];
 		buf_append_char(out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
 	}
+}
+
+void
+dnsrec_org_domain(const char *domain, struct buf *out)
+{
+	/* the newest of libpsl's built-in list and the system's
+	 * (Debian's publicsuffix); loaded once, kept for the process */
+	static const psl_ctx_t *psl;
+	static int tried;
+	if (!tried) {
+		tried = 1;
+		psl = psl_latest(NULL);
+		if (!psl)
+			psl = psl_builtin();
+	}
+	size_t len = strlen(domain);
+	if (len > 0 && domain[len - 1] == '.')
+		len--;
+	if (!psl || len == 0) {
+		org_domain_guess(domain, len, out);
+		return;
+	}
+	/* the list is in lower case; labels that are not ASCII are
+	 * compared as they are (A-labels, as DNS carries them) */
+	struct buf low = { 0 };
+	for (size_t i = 0; i < len; i++) {
+		char c = domain[i];
+		buf_append_char(&low, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+	}
+	const char *cs = buf_cstr(&low);
+	const char *reg = strlen(cs) == len ? psl_registrable_domain(psl, cs) : NULL;
+	/* NULL: the domain is itself a public suffix (or holds a NUL):
+	 * it is its own organizational domain */
+	buf_append_str(out, reg ? reg : cs);
+	buf_free(&low);
 }

@@ -162,10 +162,13 @@ void dnsrec_spf_with_ips(const char *record, const char *const *ips, size_t nips
 void dnsrec_zone_txt(const char *owner, const char *text, size_t len, struct buf *out);
 
 /*
- * The organizational domain, approximated without the Public Suffix
- * List: the last two labels, or three when the next-to-last is one of
- * ac co com edu gov net org and the last is two letters
- * ("example.co.uk").  Appends it in lower case, without a final dot.
+ * The organizational domain (DMARC, RFC 7489 3.2): the registrable
+ * domain by the Public Suffix List (libpsl: the newer of its built-in
+ * list and the system's, /usr/share/publicsuffix), or the domain itself
+ * when it is a public suffix.  Should libpsl have no list, approximated:
+ * the last two labels, or three when the next-to-last is one of ac co
+ * com edu gov net org and the last is two letters ("example.co.uk").
+ * Appends it in lower case, without a final dot.
  */
 void dnsrec_org_domain(const char *domain, struct buf *out);
 

@@ -329,6 +329,15 @@ test_org_domain(void)
 	CHECK_STR_EQ(org("com"), "com");
 	CHECK_STR_EQ(org(""), "");
 	CHECK_STR_EQ(org("a.co.example"), "co.example"); /* not a country code */
+	CHECK_STR_EQ(org("x.test"), "x.test");		  /* not in the list: one label */
+	/* what two or three labels get wrong: the list's rules */
+	CHECK_STR_EQ(org("mail.example.github.io"), "example.github.io"); /* private section */
+	CHECK_STR_EQ(org("foo.bar.example.pvt.k12.ma.us"), "example.pvt.k12.ma.us");
+	CHECK_STR_EQ(org("a.b.example.kawasaki.jp"), "b.example.kawasaki.jp"); /* *.kawasaki.jp */
+	CHECK_STR_EQ(org("www.City.Kawasaki.JP"), "city.kawasaki.jp");	   /* !city.kawasaki.jp */
+	CHECK_STR_EQ(org("github.io"), "github.io");
+	CHECK_STR_EQ(org("."), "");
+	CHECK_STR_EQ(org("a..b.example.org"), "example.org");
 }
 
 /* ---- DNS answers ---- */
