@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1153,9 +1154,12 @@ main(int argc, char **argv)
 		if (priv_check_areas(B.root, PRIV_BOUNCE, areas, modes, &err) == -1)
 			die(EXIT_TEMP, "%s", err.data);
 		const char *cmd = mode == O_INBOUND ? "process" : optind < argc ? argv[optind] : "";
-		if (mode != O_DUMP && strcmp(cmd, "process") != 0 && !priv_caller_trusted())
-			die(EXIT_PERM, "%s: only root, the bounce user and the group mailshot may use it",
-			    cmd);
+		if (mode != O_DUMP && strcmp(cmd, "process") != 0 && !priv_caller_trusted()) {
+			/* the program's group: set-group-ID, it is ours now */
+			struct group *gr = getgrgid(getegid());
+			die(EXIT_PERM, "%s: only root, the bounce user and the group %s may use it",
+			    cmd, gr ? gr->gr_name : "mailshot");
+		}
 	}
 	load_control();
 	if (mode == O_DUMP) {

@@ -45,6 +45,7 @@
 #include "input.h"
 #include "ledger.h"
 #include "log.h"
+#include "priv.h"
 #include "progress.h"
 #include "spool.h"
 #include "suppress.h"
@@ -1034,6 +1035,23 @@ main(int argc, char **argv)
 		int rc = cmd_keygen(&r);
 		control_free(settings, r.control);
 		return rc;
+	}
+	if (!r.opt.dry_run) {
+		/* a sender outside the group mailshot, or a spool with wrong
+		 * modes: said with the owners and modes, before anything is
+		 * read or written */
+		static const char who[] = "senders are members of it";
+		static const struct priv_area areas[] = {
+			{ "", X_OK, "0755", who },
+			{ "tmp", W_OK | X_OK, "2770", who },
+			{ "new", W_OK | X_OK, "2770", who },
+			{ "campaigns", W_OK | X_OK, "2770", who },
+			{ "log/enqueue", W_OK | X_OK, "2770", who },
+			{ "log/enqueue/current", W_OK, "0660", who },
+			{ NULL, 0, NULL, NULL },
+		};
+		if (priv_check_access(r.root, areas, &err) == -1)
+			die(EXIT_TEMP, "%s", err.data);
 	}
 	if (getrandom(&r.rnd, sizeof r.rnd, 0) != sizeof r.rnd)
 		r.rnd = (uint64_t)r.now ^ ((uint64_t)getpid() << 32);

@@ -1278,6 +1278,24 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "bounces") == 0 && format && o.format != FMT_TSV)
 		die(EXIT_PERM, "bounces: the output is TSV");
+	if (!o.nlogs) {
+		/* an operator outside the group mailshot: said with the owners
+		 * and modes, before anything is read */
+		static const char who[] = "operators are members of it";
+		static const struct priv_area areas[] = {
+			{ "", X_OK, "0755", who },
+			{ "log", R_OK | X_OK, "2770", who },
+			{ "log/current", R_OK, "0640", who },
+			{ "log/enqueue", R_OK | X_OK, "2770", who },
+			{ "log/bounce", R_OK | X_OK, "2750", who },
+			{ "queue", R_OK | X_OK, "2750", who },
+			{ NULL, 0, NULL, NULL },
+		};
+		struct buf err = BUF_INIT;
+		if (priv_check_access(o.spool, areas, &err) == -1)
+			die(EXIT_TEMP, "%s", err.data);
+		buf_free(&err);
+	}
 	int rc;
 	if (strcmp(cmd, "summary") == 0)
 		rc = cmd_summary(&o);

@@ -2,11 +2,12 @@
  * priv - becoming a role's user (priv.h, docs/privileges.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -209,6 +210,83 @@ out:
 	buf_free(&path);
 	buf_free(&text);
 	buf_free(&why);
+	return rc;
+}
+
+static void
+user_name(uid_t uid, char *out, size_t n)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		snprintf(out, n, "%s", pw->pw_name);
+	else
+		snprintf(out, n, "uid %ld", (long)uid);
+}
+
+static void
+group_name(gid_t gid, char *out, size_t n)
+{
+	struct group *gr = getgrgid(gid);
+	if (gr)
+		snprintf(out, n, "%s", gr->gr_name);
+	else
+		snprintf(out, n, "gid %ld", (long)gid);
+}
+
+/* Whether the process (effective IDs) is in group gid. */
+static int
+in_group(gid_t gid)
+{
+	if (getegid() == gid)
+		return 1;
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+int
+priv_check_access(const char *root, const struct priv_area *areas, struct buf *err)
+{
+	struct buf path = { 0 };
+	int rc = 0;
+	for (size_t i = 0; areas[i].path; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s%s%s", root, *areas[i].path ? "/" : "", areas[i].path);
+		struct stat st;
+		if (stat(buf_cstr(&path), &st) == -1)
+			continue; /* missing: the program says so where it needs it */
+		if (faccessat(AT_FDCWD, buf_cstr(&path), areas[i].amode, AT_EACCESS) == 0)
+			continue;
+		if (errno != EACCES && errno != EPERM && errno != EROFS)
+			continue;
+		char owner[64], group[64], me[64];
+		user_name(st.st_uid, owner, sizeof owner);
+		group_name(st.st_gid, group, sizeof group);
+		user_name(geteuid(), me, sizeof me);
+		int w = (areas[i].amode & W_OK) != 0;
+		buf_printf(err, "%s: owner %s, group %s, mode %04o: not %s by %s", buf_cstr(&path),
+			   owner, group, (unsigned)(st.st_mode & 07777),
+			   errno == EROFS ? "writable (a read-only file system)"
+			   : w		  ? "writable"
+					  : "readable",
+			   me);
+		if (errno != EROFS && !in_group(st.st_gid) && geteuid() != st.st_uid)
+			buf_printf(err,
+				   ", who is not in the group %s: %s (mailshot-setup --sender USER "
+				   "adds one; docs/privileges.md)",
+				   group, areas[i].who);
+		else if (errno != EROFS)
+			buf_printf(err,
+				   "; expected mode %s (mailshot-setup sets owners and modes; "
+				   "docs/privileges.md)",
+				   areas[i].mode);
+		rc = -1;
+		break;
+	}
+	buf_free(&path);
 	return rc;
 }
 

@@ -63,6 +63,26 @@ int priv_start(const char *root, enum priv_role role, int daemon, struct buf *er
 int priv_check_areas(const char *root, enum priv_role role, const char *const *areas,
 		     const char *const *modes, struct buf *err);
 
+/* A spool area a program uses through the group (see priv_check_access). */
+struct priv_area {
+	const char *path; /* under the spool; "" for the spool itself; NULL ends a list */
+	int amode;	  /* R_OK, W_OK, X_OK as for access(2) */
+	const char *mode; /* as mailshot-setup makes it: "2770" */
+	const char *who;  /* who may: "senders are members of it" */
+};
+
+/*
+ * For the programs that use the spool through its group mailshot
+ * (enqueue, run by a sender, writes; report, by an operator, reads):
+ * each area that exists must be open to the running process for its
+ * amode (by the effective IDs).  Returns 0, or -1 with err naming the
+ * path, its owner, group and mode, the user refused, and why: not in
+ * the area's group (and who may be), or a mode that is not the expected
+ * one.  Called before anything is read or written, so that a wrong user
+ * or a spool with wrong modes changes nothing.
+ */
+int priv_check_access(const char *root, const struct priv_area *areas, struct buf *err);
+
 /*
  * After priv_start: whether the caller may use a set-user-ID program's
  * commands for people (bounce's add, clear, list...): 1 unless the

@@ -70,7 +70,7 @@ as() { # USER command...: with the user's own groups
 }
 expect_rc 0 "enqueue as the sender $S" -- as $S "$P/bin/mailshot-enqueue" --campaign c1 --template "$T/t.eml" --recipients "$T/list.csv"
 expect_rc 111 "enqueue as an outsider (nobody)" -- as nobody "$P/bin/mailshot-enqueue" --campaign c2 --template "$T/t.eml" --recipients "$T/list.csv"
-expect_grep "$SPOOL/[a-z]+: .*Permission denied" "$T/err" "the outsider is refused by the kernel, the path named"
+expect_grep "^mailshot-enqueue: fatal: $SPOOL/tmp: owner $Q, group $G, mode 2770: not writable by nobody, who is not in the group $G: senders are members of it" "$T/err" "the outsider is told the path, its owner, group and mode, and who may"
 expect_eq "$(ls "$SPOOL/new" | wc -l | tr -d ' ')" 1 "and nothing was queued"
 
 "$P/bin/mailshot-sched" --drain >"$T/sched.out" 2>&1 &
@@ -115,9 +115,11 @@ expect_rc 1 "remote's user cannot write new/" -- as $R touch "$SPOOL/new/x"
 expect_rc 0 "the sender (group $G) reads the log" -- as $S cat "$LOG"
 expect_rc 0 "report as the sender" -- as $S "$P/bin/mailshot-report" --format tsv
 expect_eq "$(awk -F'\t' '$1 == "campaign" && $2 == "c1" { print $5, $7 }' "$T/out")" "31 1" "report: 31 delivered, 1 bounced"
+expect_rc 111 "report as an outsider (nobody)" -- as nobody "$P/bin/mailshot-report"
+expect_grep "^mailshot-report: fatal: $SPOOL/log: owner $Q, group $G, mode 2770: not readable by nobody, who is not in the group $G: operators are members of it" "$T/err" "report tells the outsider why"
 expect_rc 1 "bounce check as the sender: suppressed" -- as $S "$P/bin/mailshot-bounce" check bad1@x.test
 expect_rc 100 "bounce's commands refused to an outsider" -- as nobody "$P/bin/mailshot-bounce" clear bad1@x.test
-expect_grep "only root, the bounce user and the group mailshot" "$T/err" "the refusal says who may"
+expect_grep "only root, the bounce user and the group $G" "$T/err" "the refusal says who may"
 expect_rc 1 "still suppressed" -- as $S "$P/bin/mailshot-bounce" check bad1@x.test
 
 # ---- wrong owners: found and mended ----
@@ -125,6 +127,11 @@ chown root "$SPOOL/queue"
 chmod 700 "$SPOOL/queue"
 expect_rc 111 "sched with a queue/ it does not own" -- "$P/bin/mailshot-sched" --once
 expect_grep "$SPOOL/queue: owner root, mode 2700; expected $Q, mode 2750 \\(mailshot-setup" "$T/err" "sched names the path, what it is and what it should be"
+chmod 2750 "$SPOOL/new"
+n=$(ls "$SPOOL/new" "$SPOOL/tmp" | wc -l)
+expect_rc 111 "enqueue into a new/ of the wrong mode" -- as $S "$P/bin/mailshot-enqueue" --campaign c3 --template "$T/t.eml" --recipients "$T/list.csv"
+expect_grep "$SPOOL/new: owner $Q, group $G, mode 2750: not writable by $S; expected mode 2770 \\(mailshot-setup" "$T/err" "enqueue names the path, its mode and the expected one"
+expect_eq "$(ls "$SPOOL/new" "$SPOOL/tmp" | wc -l)" "$n" "and nothing was written"
 expect_rc 1 "setup --check finds the change" -- $SETUP --check
 expect_grep "would: chown $Q:$G $SPOOL/queue" "$T/out" "it names the path and the owner"
 expect_rc 0 "setup mends it" -- $SETUP
