@@ -114,14 +114,22 @@ conn_connect(struct conn *c, const struct sockaddr *addr, socklen_t addrlen,
 	return 0;
 }
 
+/* OpenSSL's first queued error, as text ("" for none); the queue emptied. */
+static void
+openssl_detail(char *detail, size_t n)
+{
+	detail[0] = '\0';
+	unsigned long e = ERR_get_error();
+	if (e != 0)
+		ERR_error_string_n(e, detail, n);
+	ERR_clear_error();
+}
+
 static int
 tls_error(struct conn *c, const char *what)
 {
-	char detail[200] = "";
-	unsigned long e = ERR_get_error();
-	if (e != 0)
-		ERR_error_string_n(e, detail, sizeof detail);
-	ERR_clear_error();
+	char detail[200];
+	openssl_detail(detail, sizeof detail);
 	c->error = CONN_TLS;
 	snprintf(c->reason, sizeof c->reason, "TLS %s: %s", what,
 		 detail[0] ? detail : "connection closed");
@@ -261,11 +269,8 @@ count_certificates(X509_STORE *store)
 static void
 openssl_reason(const char *what, struct buf *err)
 {
-	char detail[200] = "";
-	unsigned long e = ERR_get_error();
-	if (e != 0)
-		ERR_error_string_n(e, detail, sizeof detail);
-	ERR_clear_error();
+	char detail[200];
+	openssl_detail(detail, sizeof detail);
 	buf_printf(err, "%s%s%s", what, detail[0] ? ": " : "", detail);
 }
 
