@@ -171,6 +171,26 @@ become_effective(struct buf *err)
 	return 0;
 }
 
+static void
+user_name(uid_t uid, char *out, size_t n)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		snprintf(out, n, "%s", pw->pw_name);
+	else
+		snprintf(out, n, "uid %ld", (long)uid);
+}
+
+static void
+group_name(gid_t gid, char *out, size_t n)
+{
+	struct group *gr = getgrgid(gid);
+	if (gr)
+		snprintf(out, n, "%s", gr->gr_name);
+	else
+		snprintf(out, n, "gid %ld", (long)gid);
+}
+
 int
 priv_check_areas(const char *root, enum priv_role role, const char *const *areas,
 		 const char *const *modes, struct buf *err)
@@ -191,12 +211,8 @@ priv_check_areas(const char *root, enum priv_role role, const char *const *areas
 		if (stat(buf_cstr(&path), &st) == -1)
 			continue; /* made by the program itself, as its user */
 		if (st.st_uid != geteuid() || !(st.st_mode & S_IWUSR)) {
-			struct passwd *pw = getpwuid(st.st_uid);
 			char owner[64];
-			if (pw)
-				snprintf(owner, sizeof owner, "%s", pw->pw_name);
-			else
-				snprintf(owner, sizeof owner, "uid %ld", (long)st.st_uid);
+			user_name(st.st_uid, owner, sizeof owner);
 			buf_printf(err,
 				   "%s: owner %s, mode %04o; expected %s, mode %s (mailshot-setup sets "
 				   "owners and modes: docs/privileges.md)",
@@ -211,26 +227,6 @@ out:
 	buf_free(&text);
 	buf_free(&why);
 	return rc;
-}
-
-static void
-user_name(uid_t uid, char *out, size_t n)
-{
-	struct passwd *pw = getpwuid(uid);
-	if (pw)
-		snprintf(out, n, "%s", pw->pw_name);
-	else
-		snprintf(out, n, "uid %ld", (long)uid);
-}
-
-static void
-group_name(gid_t gid, char *out, size_t n)
-{
-	struct group *gr = getgrgid(gid);
-	if (gr)
-		snprintf(out, n, "%s", gr->gr_name);
-	else
-		snprintf(out, n, "gid %ld", (long)gid);
 }
 
 /* Whether the process (effective IDs) is in group gid. */
